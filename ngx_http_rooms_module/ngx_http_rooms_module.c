@@ -1,0 +1,589 @@
+
+/*
+ * Copyright (C) ngx_http_rooms_module authors
+ *
+ * Directives, configuration and process hooks.  The work itself lives in
+ * ngx_http_rooms_api.c (management API), ngx_http_rooms_identity.c
+ * (identity API), ngx_http_rooms_admission.c (access phase) and
+ * ngx_http_rooms_redis.c (non-blocking Redis).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_rooms_module.h"
+#include "ngx_http_rooms_redis.h"
+#include "rooms_b64.h"
+
+
+ngx_int_t ngx_http_rooms_api_init(ngx_conf_t *cf);
+
+static void *ngx_http_rooms_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_rooms_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_rooms_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static void *ngx_http_rooms_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_rooms_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_rooms_access_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_rooms_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_rooms_roles(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_rooms_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_rooms_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_rooms_init_process(ngx_cycle_t *cycle);
+static void ngx_http_rooms_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_rooms_commands[] = {
+
+    { ngx_string("rooms_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_rooms_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rooms_resource_id"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, resource),
+      NULL },
+
+    { ngx_string("rooms_access_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_access_key,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rooms_token_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_token_keys,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rooms_token_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_rooms_srv_conf_t, leeway),
+      NULL },
+
+    { ngx_string("rooms_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_rooms_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rooms_api_max_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rooms_loc_conf_t, max_body),
+      NULL },
+
+    { ngx_string("rooms_admission"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_admission,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rooms_loc_conf_t, admission),
+      NULL },
+
+    { ngx_string("rooms_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rooms_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("rooms_roles"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_rooms_roles,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_rooms_module_ctx = {
+    ngx_http_rooms_preconfiguration,       /* preconfiguration */
+    ngx_http_rooms_postconfiguration,      /* postconfiguration */
+
+    ngx_http_rooms_create_main_conf,       /* create main configuration */
+    ngx_http_rooms_init_main_conf,         /* init main configuration */
+
+    ngx_http_rooms_create_srv_conf,        /* create server configuration */
+    ngx_http_rooms_merge_srv_conf,         /* merge server configuration */
+
+    ngx_http_rooms_create_loc_conf,        /* create location configuration */
+    ngx_http_rooms_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_rooms_module = {
+    NGX_MODULE_V1,
+    &ngx_http_rooms_module_ctx,            /* module context */
+    ngx_http_rooms_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_rooms_init_process,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_rooms_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_rooms_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_rooms_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rmcf->redis = NULL;
+     *     rmcf->scripts = NULL;
+     *     rmcf->resource = { 0, NULL };
+     *     rmcf->used = 0;
+     */
+
+    return rmcf;
+}
+
+
+static char *
+ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_rooms_main_conf_t  *rmcf = conf;
+
+    size_t  i;
+
+    if (rmcf->resource.data == NULL) {
+        ngx_str_set(&rmcf->resource, "00000000-0000-4000-8000-000000000000");
+    }
+
+    if (rmcf->resource.len == 0 || rmcf->resource.len > 64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_resource_id must be 1..64 characters");
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < rmcf->resource.len; i++) {
+        if (!isalnum(rmcf->resource.data[i])
+            && rmcf->resource.data[i] != '-')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_resource_id \"%V\" may hold letters, "
+                               "digits and \"-\" only", &rmcf->resource);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_rooms_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_rooms_srv_conf_t  *rscf;
+
+    rscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_rooms_srv_conf_t));
+    if (rscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rscf->access_keys = NULL;
+     *     rscf->jwks = NULL;
+     *     rscf->jwks_file = { 0, NULL };
+     */
+
+    rscf->leeway = NGX_CONF_UNSET;
+
+    return rscf;
+}
+
+
+static void
+ngx_http_rooms_free_jwks(void *data)
+{
+    rooms_jwks_free(data);
+}
+
+
+static char *
+ngx_http_rooms_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_rooms_srv_conf_t *prev = parent;
+    ngx_http_rooms_srv_conf_t *conf = child;
+
+    if (conf->access_keys == NULL) {
+        conf->access_keys = prev->access_keys;
+    }
+
+    if (conf->jwks == NULL) {
+        conf->jwks = prev->jwks;
+        conf->jwks_file = prev->jwks_file;
+    }
+
+    ngx_conf_merge_value(conf->leeway, prev->leeway, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_rooms_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_rooms_loc_conf_t  *rlcf;
+
+    rlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_rooms_loc_conf_t));
+    if (rlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rlcf->roles = 0;
+     */
+
+    rlcf->api = NGX_CONF_UNSET;
+    rlcf->max_body = NGX_CONF_UNSET_SIZE;
+    rlcf->admission = NGX_CONF_UNSET_PTR;
+    rlcf->token = NGX_CONF_UNSET_PTR;
+    rlcf->roles_set = NGX_CONF_UNSET;
+
+    return rlcf;
+}
+
+
+static char *
+ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_rooms_loc_conf_t *prev = parent;
+    ngx_http_rooms_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+    ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->admission, prev->admission, NULL);
+    ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+
+    if (conf->roles_set == NGX_CONF_UNSET) {
+        conf->roles_set = prev->roles_set;
+        conf->roles = prev->roles;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_rooms_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rooms_loc_conf_t *rlcf = conf;
+
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    if (rlcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    rlcf->api = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_rooms_api_handler;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+    rmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_rooms_access_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rooms_srv_conf_t *rscf = conf;
+
+    long        n;
+    ngx_str_t  *value, *key;
+
+    value = cf->args->elts;
+
+    if (rscf->access_keys == NULL) {
+        rscf->access_keys = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (rscf->access_keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    key = ngx_array_push(rscf->access_keys);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    key->data = ngx_pnalloc(cf->pool, rooms_b64_decoded_len(value[1].len));
+    if (key->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    n = rooms_b64_decode(key->data, (char *) value[1].data, value[1].len);
+
+    if (n < 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_access_key: %s",
+                           n < 0 ? "not valid base64"
+                                 : "too short, use at least 16 random bytes "
+                                   "(ACS keys are 64)");
+        return NGX_CONF_ERROR;
+    }
+
+    key->len = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_rooms_token_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rooms_srv_conf_t *rscf = conf;
+
+    char                 err[256];
+    u_char              *buf;
+    ssize_t              n;
+    ngx_str_t           *value, name;
+    ngx_file_t           file;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+
+    if (rscf->jwks != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "rooms_token_keys: cannot open \"%s\"", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = NULL;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 1024 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_token_keys: \"%s\" is not a file of at "
+                           "most 1 MiB", name.data);
+        goto failed;
+    }
+
+    buf = ngx_pnalloc(cf->temp_pool, ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
+    if (n == NGX_ERROR) {
+        goto failed;
+    }
+
+    (void) ngx_close_file(file.fd);
+
+    rscf->jwks = rooms_jwks_parse((char *) buf, n, err, sizeof(err));
+
+    if (rscf->jwks == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_token_keys: \"%s\": %s", name.data, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_rooms_free_jwks;
+    cln->data = rscf->jwks;
+
+    rscf->jwks_file = name;
+
+    return NGX_CONF_OK;
+
+failed:
+
+    (void) ngx_close_file(file.fd);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rooms_loc_conf_t *rlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_rooms_main_conf_t        *rmcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (rlcf->admission != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        rlcf->admission = NULL;
+        return NGX_CONF_OK;
+    }
+
+    rlcf->admission = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (rlcf->admission == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = rlcf->admission;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+    rmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_rooms_roles(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rooms_loc_conf_t *rlcf = conf;
+
+    ngx_int_t    role;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (rlcf->roles_set != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    rlcf->roles = 0;
+    rlcf->roles_set = 1;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        role = rooms_role_parse((char *) value[i].data, value[i].len);
+
+        if (role < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_roles: unknown role \"%V\" (expected "
+                               "Presenter, Attendee, Consumer or "
+                               "Collaborator)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        rlcf->roles |= (ngx_uint_t) 1 << role;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_rooms_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_rooms_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt         *h;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+
+    if (rmcf->used && rmcf->redis == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_api\" and \"rooms_admission\" need "
+                      "\"rooms_redis\" in the http block");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_rooms_api_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_rooms_admission_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_rooms_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_rooms_redis_init_process(cycle);
+}
+
+
+static void
+ngx_http_rooms_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_rooms_redis_exit_process(cycle);
+}

@@ -1,0 +1,1083 @@
+
+/*
+ * Copyright (C) ngx_http_rooms_module authors
+ *
+ * hiredis async contexts on ngx_connection_t.  Each worker opens
+ * "connections=N" contexts in init_process; request handlers pipeline
+ * their commands on one of them.  hiredis 0.14 has no async timeouts, so
+ * every batch carries an nginx timer; a context that stops answering is
+ * dropped and reopened with backoff.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <openssl/sha.h>
+
+#include "ngx_http_rooms_module.h"
+#include "ngx_http_rooms_redis.h"
+
+
+#define NGX_HTTP_ROOMS_BACKOFF_MIN    50
+#define NGX_HTTP_ROOMS_BACKOFF_MAX    500
+#define NGX_HTTP_ROOMS_DRAIN_MAX      64
+
+
+typedef struct {
+    redisAsyncContext         *ac;
+    ngx_connection_t          *c;
+    ngx_event_t                reconnect;
+    ngx_msec_t                 backoff;
+    ngx_uint_t                 generation;
+    ngx_uint_t                 index;
+    unsigned                   in_write:1;
+    unsigned                   ready:1;      /* AUTH/SELECT answered */
+} ngx_http_rooms_conn_t;
+
+
+struct ngx_http_rooms_batch_s {
+    ngx_http_request_t             *r;       /* NULL once detached */
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_rooms_redis_handler_pt handler;
+    void                           *data;
+    ngx_http_rooms_conn_t          *conn;
+    ngx_uint_t                      generation;
+    ngx_http_rooms_reply_t         *replies;
+    ngx_uint_t                      nreplies;
+    ngx_uint_t                      ncmds;
+    ngx_uint_t                      pending;
+    ngx_event_t                     timer;
+    unsigned                        failed:1;
+    unsigned                        ended:1;
+};
+
+
+typedef struct {
+    ngx_http_rooms_batch_t    *batch;
+    ngx_uint_t                 index;
+} ngx_http_rooms_slot_t;
+
+
+static void ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn);
+static void ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn);
+static void ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn);
+static void ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b,
+    ngx_int_t rc);
+static void ngx_http_rooms_redis_release(ngx_http_rooms_batch_t *b);
+
+
+static ngx_http_rooms_conn_t  *ngx_http_rooms_conns;
+static ngx_uint_t              ngx_http_rooms_nconns;
+static ngx_uint_t              ngx_http_rooms_next;
+static ngx_http_rooms_main_conf_t  *ngx_http_rooms_mcf;
+static ngx_uint_t              ngx_http_rooms_exiting;
+
+
+char *
+ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rooms_main_conf_t  *rmcf = conf;
+
+    u_char                       *p;
+    ngx_str_t                    *value, s;
+    ngx_url_t                     u;
+    ngx_uint_t                    i;
+    ngx_http_rooms_redis_conf_t  *rc;
+
+    if (rmcf->redis != NULL) {
+        return "is duplicate";
+    }
+
+    rc = ngx_pcalloc(cf->pool, sizeof(ngx_http_rooms_redis_conf_t));
+    if (rc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    rc->address = value[1];
+    rc->timeout = 1000;
+    rc->connections = 1;
+
+    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        rc->unix_path.len = value[1].len - 5;
+        rc->unix_path.data = ngx_pnalloc(cf->pool, rc->unix_path.len + 1);
+        if (rc->unix_path.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(rc->unix_path.data, value[1].data + 5,
+                    rc->unix_path.len + 1);
+
+    } else {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = value[1];
+        u.default_port = 6379;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_redis: %s in \"%V\"",
+                               u.err ? u.err : "invalid address", &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0 || u.addrs[0].sockaddr->sa_family == AF_UNIX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_redis: \"%V\" resolves to no TCP "
+                               "address", &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc->host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                     u.addrs[0].socklen, p,
+                                     NGX_SOCKADDR_STRLEN, 0);
+
+        /* ngx_sock_ntop() brackets IPv6 only with a port */
+        p[rc->host.len] = '\0';
+        rc->host.data = p;
+        rc->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            rc->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            if (rc->db == NGX_ERROR || rc->db > 65535) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
+            rc->password.len = value[i].len - 9;
+            rc->password.data = value[i].data + 9;
+
+            if (rc->password.len == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.len = value[i].len - 8;
+            s.data = value[i].data + 8;
+
+            rc->timeout = ngx_parse_time(&s, 0);
+            if (rc->timeout == (ngx_msec_t) NGX_ERROR || rc->timeout == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connections=", 12) == 0) {
+            rc->connections = ngx_atoi(value[i].data + 12,
+                                       value[i].len - 12);
+            if (rc->connections == (ngx_uint_t) NGX_ERROR
+                || rc->connections == 0 || rc->connections > 64)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    rmcf->redis = rc;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "rooms_redis: invalid parameter \"%V\" (expected "
+                       "db=N, password=..., timeout=TIME or "
+                       "connections=1..64)", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_rooms_redis_add_script(ngx_conf_t *cf, const char *text)
+{
+    u_char                       md[SHA_DIGEST_LENGTH];
+    ngx_http_rooms_script_t     *s;
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+
+    if (rmcf->scripts == NULL) {
+        rmcf->scripts = ngx_array_create(cf->pool, 8,
+                                         sizeof(ngx_http_rooms_script_t));
+        if (rmcf->scripts == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    s = ngx_array_push(rmcf->scripts);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->text.data = (u_char *) text;
+    s->text.len = ngx_strlen(text);
+
+    SHA1(s->text.data, s->text.len, md);
+    ngx_hex_dump(s->sha, md, SHA_DIGEST_LENGTH);
+    s->sha[40] = '\0';
+
+    return rmcf->scripts->nelts - 1;
+}
+
+
+ngx_int_t
+ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                    i;
+    ngx_http_rooms_main_conf_t   *rmcf;
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_rooms_module);
+
+    if (rmcf == NULL || rmcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_rooms_mcf = rmcf;
+    ngx_http_rooms_nconns = rmcf->redis->connections;
+    ngx_http_rooms_exiting = 0;
+
+    ngx_http_rooms_conns = ngx_pcalloc(cycle->pool,
+                                       ngx_http_rooms_nconns
+                                       * sizeof(ngx_http_rooms_conn_t));
+    if (ngx_http_rooms_conns == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        ngx_http_rooms_conns[i].index = i;
+        ngx_http_rooms_conns[i].backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+        ngx_http_rooms_redis_connect(&ngx_http_rooms_conns[i]);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t              i;
+    ngx_http_rooms_conn_t  *conn;
+
+    ngx_http_rooms_exiting = 1;
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        conn = &ngx_http_rooms_conns[i];
+
+        if (conn->reconnect.timer_set) {
+            ngx_del_timer(&conn->reconnect);
+        }
+
+        if (conn->ac != NULL) {
+            ngx_http_rooms_redis_drop(conn);
+        }
+    }
+
+    ngx_http_rooms_nconns = 0;
+}
+
+
+/* the event loop adapter */
+
+
+static void
+ngx_http_rooms_redis_read_handler(ngx_event_t *rev)
+{
+    char                    buf;
+    ssize_t                 n;
+    ngx_uint_t              i, gen;
+    ngx_connection_t       *c;
+    ngx_http_rooms_conn_t  *conn;
+
+    c = rev->data;
+    conn = c->data;
+    gen = conn->generation;
+
+    /*
+     * hiredis reads at most 16 KiB per call; under edge-triggered epoll
+     * keep reading until the socket is drained, or the context is gone
+     */
+
+    for (i = 0; i < NGX_HTTP_ROOMS_DRAIN_MAX; i++) {
+        redisAsyncHandleRead(conn->ac);
+
+        if (conn->ac == NULL || conn->generation != gen) {
+            return;
+        }
+
+        n = recv(c->fd, &buf, 1, MSG_PEEK | MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (ngx_socket_errno == NGX_EAGAIN
+                || ngx_socket_errno == NGX_EINTR)
+            {
+                return;
+            }
+
+            /* an error: one more read lets hiredis see and report it */
+        }
+    }
+
+    if (conn->ac != NULL && conn->generation == gen) {
+        /* still more to read: continue on the next loop iteration */
+        ngx_post_event(rev, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t       *c;
+    ngx_http_rooms_conn_t  *conn;
+
+    c = wev->data;
+    conn = c->data;
+
+    if (conn->ac == NULL) {
+        return;
+    }
+
+    conn->in_write = 1;
+    redisAsyncHandleWrite(conn->ac);
+    conn->in_write = 0;
+}
+
+
+static void
+ngx_http_rooms_redis_add_read(void *privdata)
+{
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    ngx_event_t  *rev;
+
+    rev = conn->c->read;
+
+    if (!rev->active) {
+        if (ngx_add_event(rev, NGX_READ_EVENT,
+                          (ngx_event_flags & NGX_USE_CLEAR_EVENT)
+                          ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, conn->c->log, 0,
+                          "rooms redis: cannot add read event");
+        }
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_del_read(void *privdata)
+{
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    if (conn->c->read->active) {
+        (void) ngx_del_event(conn->c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_add_write(void *privdata)
+{
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    ngx_event_t  *wev;
+
+    wev = conn->c->write;
+
+    if (!wev->active) {
+        if (ngx_add_event(wev, NGX_WRITE_EVENT,
+                          (ngx_event_flags & NGX_USE_CLEAR_EVENT)
+                          ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, conn->c->log, 0,
+                          "rooms redis: cannot add write event");
+        }
+
+        return;
+    }
+
+    /*
+     * An edge-triggered write event stays registered and fires again only
+     * after the socket was full.  New commands are written later in this
+     * loop iteration, so that several requests' commands share a write.
+     */
+
+    if (!conn->in_write && !wev->posted
+        && (ngx_event_flags & NGX_USE_CLEAR_EVENT))
+    {
+        ngx_post_event(wev, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_del_write(void *privdata)
+{
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    if (ngx_event_flags & NGX_USE_CLEAR_EVENT) {
+        return;
+    }
+
+    if (conn->c->write->active) {
+        (void) ngx_del_event(conn->c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_cleanup(void *privdata)
+{
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    ngx_connection_t  *c;
+
+    c = conn->c;
+
+    if (c == NULL) {
+        return;
+    }
+
+    /* hiredis closes the socket itself: unhook it from nginx only */
+
+    if (c->read->active || c->read->disabled) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active || c->write->disabled) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+
+    conn->c = NULL;
+}
+
+
+static void
+ngx_http_rooms_redis_setup_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply             *rr = reply;
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    if (rr == NULL || conn->ac != ac) {
+        return;
+    }
+
+    if (rr->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: setting up \"%V\" failed: %s",
+                      &ngx_http_rooms_mcf->redis->address, rr->str);
+
+        /* a bad password or db: reconnect, with backoff */
+        conn->ready = 0;
+        redisAsyncDisconnect(ac);
+        return;
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_rooms_conn_t  *conn = ac->data;
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: connect to \"%V\" failed: %s",
+                      &ngx_http_rooms_mcf->redis->address, ac->errstr);
+
+        /* hiredis frees the context after this callback */
+        ngx_http_rooms_redis_lost(conn);
+        return;
+    }
+
+    if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MIN) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "rooms redis: connected to \"%V\"",
+                      &ngx_http_rooms_mcf->redis->address);
+    }
+
+    conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+}
+
+
+static void
+ngx_http_rooms_redis_disconnected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_rooms_conn_t  *conn = ac->data;
+
+    if (status != REDIS_OK && !ngx_http_rooms_exiting) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: connection to \"%V\" lost: %s",
+                      &ngx_http_rooms_mcf->redis->address, ac->errstr);
+    }
+
+    ngx_http_rooms_redis_lost(conn);
+}
+
+
+static void
+ngx_http_rooms_redis_reconnect_handler(ngx_event_t *ev)
+{
+    ngx_http_rooms_redis_connect(ev->data);
+}
+
+
+static void
+ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
+{
+    char                          db[NGX_INT_T_LEN + 1];
+    const char                   *argv[3];
+    size_t                        argvlen[3];
+    ngx_uint_t                    i;
+    redisAsyncContext            *ac;
+    ngx_connection_t             *c;
+    ngx_http_rooms_script_t      *s;
+    ngx_http_rooms_redis_conf_t  *rc;
+
+    rc = ngx_http_rooms_mcf->redis;
+
+    conn->reconnect.handler = ngx_http_rooms_redis_reconnect_handler;
+    conn->reconnect.data = conn;
+    conn->reconnect.log = ngx_cycle->log;
+    conn->reconnect.cancelable = 1;
+
+    if (rc->unix_path.len) {
+        ac = redisAsyncConnectUnix((char *) rc->unix_path.data);
+
+    } else {
+        ac = redisAsyncConnect((char *) rc->host.data, (int) rc->port);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: cannot allocate a context");
+        ngx_http_rooms_redis_lost(conn);
+        return;
+    }
+
+    if (ac->err) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: connect to \"%V\" failed: %s",
+                      &rc->address, ac->errstr);
+        redisAsyncFree(ac);
+        ngx_http_rooms_redis_lost(conn);
+        return;
+    }
+
+    c = ngx_get_connection(ac->c.fd, ngx_cycle->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ngx_http_rooms_redis_lost(conn);
+        return;
+    }
+
+    c->data = conn;
+    c->read->handler = ngx_http_rooms_redis_read_handler;
+    c->write->handler = ngx_http_rooms_redis_write_handler;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    conn->c = c;
+    conn->ac = ac;
+    conn->generation++;
+    conn->ready = 1;
+
+    ac->data = conn;
+    ac->ev.data = conn;
+    ac->ev.addRead = ngx_http_rooms_redis_add_read;
+    ac->ev.delRead = ngx_http_rooms_redis_del_read;
+    ac->ev.addWrite = ngx_http_rooms_redis_add_write;
+    ac->ev.delWrite = ngx_http_rooms_redis_del_write;
+    ac->ev.cleanup = ngx_http_rooms_redis_cleanup;
+
+    redisAsyncSetConnectCallback(ac, ngx_http_rooms_redis_connected);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_rooms_redis_disconnected);
+
+    /* queued before anything else: sent as soon as the socket connects */
+
+    if (rc->password.len) {
+        argv[0] = "AUTH";
+        argvlen[0] = 4;
+        argv[1] = (char *) rc->password.data;
+        argvlen[1] = rc->password.len;
+
+        redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
+                              2, argv, argvlen);
+    }
+
+    argv[0] = "SELECT";
+    argvlen[0] = 6;
+    argv[1] = db;
+    argvlen[1] = ngx_sprintf((u_char *) db, "%i", rc->db) - (u_char *) db;
+
+    redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
+                          2, argv, argvlen);
+
+    if (ngx_http_rooms_mcf->scripts) {
+        s = ngx_http_rooms_mcf->scripts->elts;
+
+        for (i = 0; i < ngx_http_rooms_mcf->scripts->nelts; i++) {
+            argv[0] = "SCRIPT";
+            argvlen[0] = 6;
+            argv[1] = "LOAD";
+            argvlen[1] = 4;
+            argv[2] = (char *) s[i].text.data;
+            argvlen[2] = s[i].text.len;
+
+            redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
+                                  3, argv, argvlen);
+        }
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn)
+{
+    conn->ac = NULL;
+    conn->ready = 0;
+    conn->generation++;
+
+    if (ngx_http_rooms_exiting || ngx_terminate || ngx_exiting) {
+        return;
+    }
+
+    if (!conn->reconnect.timer_set) {
+        ngx_add_timer(&conn->reconnect, conn->backoff);
+
+        conn->backoff *= 2;
+        if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MAX) {
+            conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MAX;
+        }
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn)
+{
+    redisAsyncContext  *ac;
+
+    ac = conn->ac;
+
+    ngx_http_rooms_redis_lost(conn);
+
+    /* calls every pending callback with a NULL reply, then cleanup */
+    redisAsyncFree(ac);
+}
+
+
+/* batches */
+
+
+static void
+ngx_http_rooms_redis_request_cleanup(void *data)
+{
+    ngx_http_rooms_batch_t  *b = data;
+
+    b->r = NULL;
+    b->cln = NULL;
+
+    if (b->timer.timer_set) {
+        ngx_del_timer(&b->timer);
+    }
+
+    if (b->pending == 0) {
+        ngx_free(b);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_rooms_batch_t  *b = ev->data;
+
+    ngx_uint_t              generation;
+    ngx_http_rooms_conn_t  *conn;
+
+    conn = b->conn;
+    generation = b->generation;
+
+    if (b->r != NULL) {
+        ngx_log_error(NGX_LOG_ERR, b->r->connection->log, 0,
+                      "rooms redis: \"%V\" did not answer in %M ms, "
+                      "dropping the connection",
+                      &ngx_http_rooms_mcf->redis->address,
+                      ngx_http_rooms_mcf->redis->timeout);
+    }
+
+    ngx_http_rooms_redis_finish(b, NGX_ERROR);
+
+    /* b may be gone now */
+
+    if (conn->ac != NULL && conn->generation == generation) {
+        ngx_http_rooms_redis_drop(conn);
+    }
+}
+
+
+ngx_http_rooms_batch_t *
+ngx_http_rooms_redis_begin(ngx_http_request_t *r,
+    ngx_http_rooms_redis_handler_pt handler, void *data)
+{
+    ngx_uint_t               i;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_rooms_conn_t   *conn;
+    ngx_http_rooms_batch_t  *b;
+
+    conn = NULL;
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        conn = &ngx_http_rooms_conns[ngx_http_rooms_next++
+                                     % ngx_http_rooms_nconns];
+        if (conn->ac != NULL && conn->ready) {
+            break;
+        }
+
+        conn = NULL;
+    }
+
+    if (conn == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rooms redis: no connection to \"%V\"",
+                      ngx_http_rooms_mcf ? &ngx_http_rooms_mcf->redis->address
+                                         : &r->uri);
+        return NULL;
+    }
+
+    b = ngx_calloc(sizeof(ngx_http_rooms_batch_t), r->connection->log);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_free(b);
+        return NULL;
+    }
+
+    cln->handler = ngx_http_rooms_redis_request_cleanup;
+    cln->data = b;
+
+    b->r = r;
+    b->cln = cln;
+    b->handler = handler;
+    b->data = data;
+    b->conn = conn;
+    b->generation = conn->generation;
+    b->timer.handler = ngx_http_rooms_redis_timeout;
+    b->timer.data = b;
+    b->timer.log = r->connection->log;
+
+    return b;
+}
+
+
+ngx_int_t
+ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_http_rooms_slot_t  *slot;
+
+    if (b->failed || b->conn->ac == NULL
+        || b->conn->generation != b->generation)
+    {
+        b->failed = 1;
+        return NGX_ERROR;
+    }
+
+    slot = ngx_palloc(b->r->pool, sizeof(ngx_http_rooms_slot_t));
+    if (slot == NULL) {
+        b->failed = 1;
+        return NGX_ERROR;
+    }
+
+    /* a slot is never freed before the request: it lives in r->pool */
+
+    slot->batch = b;
+    slot->index = b->ncmds;
+
+    if (redisAsyncCommandArgv(b->conn->ac, ngx_http_rooms_redis_reply, slot,
+                              argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        b->failed = 1;
+        return NGX_ERROR;
+    }
+
+    b->ncmds++;
+    b->pending++;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_rooms_redis_append_script(ngx_http_rooms_batch_t *b,
+    ngx_int_t script, int argc, const char **argv, size_t *argvlen)
+{
+    ngx_http_rooms_script_t  *s;
+
+    s = ngx_http_rooms_mcf->scripts->elts;
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (char *) s[script].sha;
+    argvlen[1] = 40;
+
+    return ngx_http_rooms_redis_append(b, argc, argv, argvlen);
+}
+
+
+ngx_int_t
+ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b)
+{
+    if (b->failed || b->ncmds == 0) {
+        ngx_http_rooms_redis_abort(b);
+        return NGX_ERROR;
+    }
+
+    b->replies = ngx_pcalloc(b->r->pool,
+                             b->ncmds * sizeof(ngx_http_rooms_reply_t));
+    if (b->replies == NULL) {
+        ngx_http_rooms_redis_abort(b);
+        return NGX_ERROR;
+    }
+
+    b->ended = 1;
+
+    ngx_add_timer(&b->timer, ngx_http_rooms_mcf->redis->timeout);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_rooms_redis_abort(ngx_http_rooms_batch_t *b)
+{
+    if (b->cln != NULL) {
+        b->cln->handler = NULL;
+    }
+
+    b->cln = NULL;
+    b->r = NULL;
+    b->ended = 1;
+
+    if (b->timer.timer_set) {
+        ngx_del_timer(&b->timer);
+    }
+
+    if (b->pending == 0) {
+        ngx_free(b);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_rooms_redis_copy(ngx_pool_t *pool, ngx_http_rooms_reply_t *dst,
+    redisReply *src)
+{
+    size_t  i;
+
+    dst->type = src->type;
+    dst->integer = src->integer;
+
+    switch (src->type) {
+
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        dst->str.len = src->len;
+        dst->str.data = ngx_pnalloc(pool, src->len + 1);
+        if (dst->str.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(dst->str.data, src->str, src->len);
+        dst->str.data[src->len] = '\0';
+        break;
+
+    case REDIS_REPLY_ARRAY:
+        dst->elements = src->elements;
+
+        if (src->elements == 0) {
+            break;
+        }
+
+        dst->element = ngx_pcalloc(pool, src->elements
+                                          * sizeof(ngx_http_rooms_reply_t));
+        if (dst->element == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < src->elements; i++) {
+            if (ngx_http_rooms_redis_copy(pool, &dst->element[i],
+                                          src->element[i])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        break;
+
+    default:
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    ngx_http_rooms_slot_t  *slot = privdata;
+
+    ngx_http_rooms_batch_t  *b;
+
+    b = slot->batch;
+    b->pending--;
+
+    if (b->r == NULL) {
+        /* the request is gone (or timed out): only account for it */
+        if (b->pending == 0 && b->ended) {
+            ngx_http_rooms_redis_release(b);
+        }
+
+        return;
+    }
+
+    if (reply == NULL) {
+        b->failed = 1;
+
+    } else if (!b->failed && b->ended) {
+        if (ngx_http_rooms_redis_copy(b->r->pool, &b->replies[slot->index],
+                                      reply)
+            != NGX_OK)
+        {
+            b->failed = 1;
+        }
+
+        b->nreplies++;
+    }
+
+    if (b->pending == 0) {
+        ngx_http_rooms_redis_finish(b, b->failed ? NGX_ERROR : NGX_OK);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_release(ngx_http_rooms_batch_t *b)
+{
+    if (b->cln != NULL) {
+        b->cln->handler = NULL;
+        b->cln = NULL;
+    }
+
+    if (b->timer.timer_set) {
+        ngx_del_timer(&b->timer);
+    }
+
+    if (b->pending == 0) {
+        ngx_free(b);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b, ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = b->r;
+    b->r = NULL;
+
+    if (b->timer.timer_set) {
+        ngx_del_timer(&b->timer);
+    }
+
+    if (b->cln != NULL) {
+        b->cln->handler = NULL;
+        b->cln = NULL;
+    }
+
+    if (r != NULL && !ngx_http_rooms_exiting) {
+        c = r->connection;
+
+        b->handler(r, b->data, b->replies, b->ncmds, rc);
+
+        ngx_http_run_posted_requests(c);
+    }
+
+    if (b->pending == 0) {
+        ngx_free(b);
+    }
+}
+
+
+void
+ngx_http_rooms_redis_fire(ngx_log_t *log, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    ngx_uint_t              i;
+    ngx_http_rooms_conn_t  *conn;
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        conn = &ngx_http_rooms_conns[i];
+
+        if (conn->ac != NULL && conn->ready) {
+            (void) redisAsyncCommandArgv(conn->ac, NULL, NULL, argc, argv,
+                                         argvlen);
+            return;
+        }
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "rooms redis: command dropped, no connection");
+}
