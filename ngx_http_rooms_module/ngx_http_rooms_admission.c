@@ -1,6 +1,12 @@
 
 /*
  * Copyright (C) ngx_http_rooms_module authors
+ *
+ * Admission in the access phase ("rooms_admission"): a signed room token
+ * and the room's invitee list in Redis decide whether a request reaches
+ * the media cluster.  One pipelined Redis round trip per decision; the
+ * request is parked meanwhile and the phases resume on the reply.
+ * Fails closed: no answer from Redis is a 503, never an admission.
  */
 
 
@@ -9,17 +15,510 @@
 #include <ngx_http.h>
 
 #include "ngx_http_rooms_module.h"
+#include "ngx_http_rooms_redis.h"
+#include "rooms_id.h"
+#include "rooms_time.h"
 
 
-ngx_int_t
-ngx_http_rooms_admission_handler(ngx_http_request_t *r)
-{
-    return NGX_DECLINED;
-}
+typedef enum {
+    NGX_HTTP_ROOMS_VAR_USER = 0,
+    NGX_HTTP_ROOMS_VAR_ROLE,
+    NGX_HTTP_ROOMS_VAR_ROOM,
+    NGX_HTTP_ROOMS_VAR_DENY
+} ngx_http_rooms_var_e;
+
+
+static ngx_int_t ngx_http_rooms_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_rooms_vars[] = {
+
+    { ngx_string("rooms_user_id"), NULL, ngx_http_rooms_variable,
+      NGX_HTTP_ROOMS_VAR_USER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rooms_role"), NULL, ngx_http_rooms_variable,
+      NGX_HTTP_ROOMS_VAR_ROLE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rooms_room_id"), NULL, ngx_http_rooms_variable,
+      NGX_HTTP_ROOMS_VAR_ROOM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rooms_deny_reason"), NULL, ngx_http_rooms_variable,
+      NGX_HTTP_ROOMS_VAR_DENY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
 
 
 ngx_int_t
 ngx_http_rooms_add_variables(ngx_conf_t *cf)
 {
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_rooms_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_rooms_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    const char            *role;
+    ngx_str_t             *s, tmp;
+    ngx_http_rooms_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_rooms_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_ROOMS_VAR_USER:
+        s = &ctx->user_id;
+        break;
+
+    case NGX_HTTP_ROOMS_VAR_ROOM:
+        s = &ctx->room_id;
+        break;
+
+    case NGX_HTTP_ROOMS_VAR_DENY:
+        s = &ctx->deny_reason;
+        break;
+
+    default: /* NGX_HTTP_ROOMS_VAR_ROLE */
+        role = ctx->role >= 0 ? rooms_role_name((int) ctx->role) : NULL;
+
+        tmp.len = role ? ngx_strlen(role) : 0;
+        tmp.data = (u_char *) role;
+        s = &tmp;
+        break;
+    }
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* the decision */
+
+
+static ngx_int_t
+ngx_http_rooms_admission_header(ngx_http_request_t *r, char *name,
+    char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Records a refusal.  The status goes back to the access phase (so that
+ * "satisfy any" can still let another module admit); with "satisfy all"
+ * the refusal is final and answered here with a small JSON body.
+ */
+
+static ngx_int_t
+ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
+    ngx_uint_t status, const char *reason)
+{
+    ngx_int_t                  rc;
+    ngx_uint_t                 level;
+    const char                *code, *message;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ctx->deny_reason.data = (u_char *) reason;
+    ctx->deny_reason.len = ngx_strlen(reason);
+    ctx->status = status;
+    ctx->done = 1;
+
+    level = (status == NGX_HTTP_SERVICE_UNAVAILABLE) ? NGX_LOG_ERR
+                                                     : NGX_LOG_INFO;
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "rooms admission: room \"%V\" user \"%V\" refused: %s",
+                  &ctx->room_id, &ctx->user_id, reason);
+
+    switch (status) {
+
+    case NGX_HTTP_UNAUTHORIZED:
+        code = "Unauthorized";
+        message = "A valid room token is required.";
+
+        if (ngx_http_rooms_admission_header(r, "WWW-Authenticate",
+                                            "Bearer error=\"invalid_token\"")
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_FORBIDDEN:
+        code = "Forbidden";
+        message = "Not admitted to this room.";
+        break;
+
+    default: /* NGX_HTTP_SERVICE_UNAVAILABLE */
+        code = "ServiceUnavailable";
+        message = "Admission cannot be decided now, retry later.";
+
+        if (ngx_http_rooms_admission_header(r, "Retry-After", "1")
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        break;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->satisfy == NGX_HTTP_SATISFY_ANY
+        && status != NGX_HTTP_SERVICE_UNAVAILABLE)
+    {
+        return status;
+    }
+
+    ctx->answered = 1;
+
+    rc = ngx_http_rooms_send_simple_error(r, status, code, message);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static ngx_str_t *
+ngx_http_rooms_admission_token(ngx_http_request_t *r,
+    ngx_http_rooms_loc_conf_t *rlcf, ngx_str_t *token)
+{
+    ngx_str_t  *auth;
+
+    if (rlcf->token != NULL) {
+        if (ngx_http_complex_value(r, rlcf->token, token) != NGX_OK) {
+            return NULL;
+        }
+
+        return token->len ? token : NULL;
+    }
+
+    if (r->headers_in.authorization != NULL) {
+        auth = &r->headers_in.authorization->value;
+
+        if (auth->len > 7
+            && ngx_strncasecmp(auth->data, (u_char *) "Bearer ", 7) == 0)
+        {
+            token->data = auth->data + 7;
+            token->len = auth->len - 7;
+
+            while (token->len && token->data[0] == ' ') {
+                token->data++;
+                token->len--;
+            }
+
+            return token->len ? token : NULL;
+        }
+    }
+
+    /* browsers cannot set headers on a WebSocket upgrade */
+
+    if (ngx_http_arg(r, (u_char *) "access_token", 12, token) == NGX_OK
+        && token->len)
+    {
+        return token;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_rooms_admission_replied(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_ctx_t *ctx = data;
+
+    int64_t                     now, from, until, revoked;
+    ngx_int_t                   role;
+    ngx_uint_t                  i;
+    ngx_http_rooms_reply_t     *room, *user;
+    ngx_http_rooms_loc_conf_t  *rlcf;
+
+    ctx->waiting = 0;
+
+    for (i = 0; rc == NGX_OK && i < n; i++) {
+        if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "rooms admission: redis error: %V",
+                          &replies[i].str);
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        /* fail closed */
+        ctx->deny_code = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ctx->deny = "store unavailable";
+        goto decided;
+    }
+
+    room = &replies[0];
+    user = &replies[2];
+    now = rooms_time_now_us();
+
+    if (room->elements != 2
+        || room->element[0].type != NGX_HTTP_ROOMS_REPLY_STRING
+        || replies[1].type != NGX_HTTP_ROOMS_REPLY_STRING)
+    {
+        /* a missing room looks the same as one the user is not in */
+        ctx->deny_code = NGX_HTTP_FORBIDDEN;
+        ctx->deny = "not invited";
+        goto decided;
+    }
+
+    if (user->elements == 2) {
+        if (user->element[1].type == NGX_HTTP_ROOMS_REPLY_STRING) {
+            ctx->deny_code = NGX_HTTP_UNAUTHORIZED;
+            ctx->deny = "identity deleted";
+            goto decided;
+        }
+
+        if (user->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING) {
+            revoked = ngx_atoof(user->element[0].str.data,
+                                user->element[0].str.len);
+
+            if (!ctx->has_iat || ctx->iat < revoked) {
+                ctx->deny_code = NGX_HTTP_UNAUTHORIZED;
+                ctx->deny = "token revoked";
+                goto decided;
+            }
+        }
+    }
+
+    from = strtoll((char *) room->element[0].str.data, NULL, 10);
+    until = room->element[1].type == NGX_HTTP_ROOMS_REPLY_STRING
+            ? strtoll((char *) room->element[1].str.data, NULL, 10) : 0;
+
+    if (now < from || now >= until) {
+        ctx->deny_code = NGX_HTTP_FORBIDDEN;
+        ctx->deny = "outside the room's validity";
+        goto decided;
+    }
+
+    role = rooms_role_parse((char *) replies[1].str.data, replies[1].str.len);
+    if (role < 0) {
+        role = ROOMS_ROLE_ATTENDEE;
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (rlcf->roles && !(rlcf->roles & ((ngx_uint_t) 1 << role))) {
+        ctx->role = role;
+        ctx->deny_code = NGX_HTTP_FORBIDDEN;
+        ctx->deny = "role not allowed";
+        goto decided;
+    }
+
+    ctx->role = role;
+    ctx->deny_code = NGX_OK;
+
+decided:
+
+    ctx->decided = 1;
+
+    /* back into the access phase, which now finds the decision */
+
+    ngx_http_core_run_phases(r);
+}
+
+
+ngx_int_t
+ngx_http_rooms_admission_handler(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    ngx_int_t                   rc;
+    ngx_str_t                   room, token;
+    const char                 *argv[5];
+    size_t                      argvlen[5];
+    u_char                      keys[3][ROOMS_JWT_SUB_MAX + 32];
+    rooms_jwt_claims_t          claims;
+    ngx_http_rooms_ctx_t       *ctx;
+    ngx_http_rooms_batch_t     *b;
+    ngx_http_rooms_loc_conf_t  *rlcf;
+    ngx_http_rooms_srv_conf_t  *rscf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (rlcf->admission == NULL || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_rooms_module);
+
+    if (ctx != NULL) {
+        if (ctx->waiting) {
+            return NGX_AGAIN;
+        }
+
+        if (ctx->decided) {
+            ctx->decided = 0;
+
+            if (ctx->deny_code == NGX_OK) {
+                ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "rooms admission: \"%V\" admitted to \"%V\"",
+                               &ctx->user_id, &ctx->room_id);
+                ctx->done = 1;
+                return NGX_OK;
+            }
+
+            return ngx_http_rooms_admission_deny(r, ctx, ctx->deny_code,
+                                                 ctx->deny);
+        }
+
+        if (ctx->done) {
+            /* a later pass (internal redirect): decided once */
+            return ctx->deny_reason.len ? (ngx_int_t) ctx->status : NGX_OK;
+        }
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_rooms_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->role = -1;
+    ngx_http_set_ctx(r, ctx, ngx_http_rooms_module);
+
+    if (ngx_http_complex_value(r, rlcf->admission, &room) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->room_id = room;
+
+    if (rooms_id_check((char *) room.data, room.len) != ROOMS_ID_OK) {
+        return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                             "not invited");
+    }
+
+    if (ngx_http_rooms_admission_token(r, rlcf, &token) == NULL) {
+        return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                             "missing token");
+    }
+
+    rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
+
+    rc = rooms_jwt_verify(rscf->jwks, (char *) token.data, token.len,
+                          ngx_time(), rscf->leeway, &claims);
+
+    if (rc != ROOMS_JWT_OK) {
+        return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                             rooms_jwt_strerror((int) rc));
+    }
+
+    ctx->user_id.len = ngx_strlen(claims.sub);
+    ctx->user_id.data = ngx_pnalloc(r->pool, ctx->user_id.len);
+    if (ctx->user_id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->user_id.data, claims.sub, ctx->user_id.len);
+
+    ctx->iat = claims.iat;
+    ctx->has_iat = claims.has_iat;
+
+    if (claims.has_room
+        && (ngx_strlen(claims.room) != room.len
+            || ngx_strncmp(claims.room, room.data, room.len) != 0))
+    {
+        return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                             "token is for another room");
+    }
+
+    /* one pipelined round trip: the room's window, the user's role in it,
+     * the user's revocation */
+
+    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_admission_replied, ctx);
+    if (b == NULL) {
+        return ngx_http_rooms_admission_deny(r, ctx,
+                                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             "store unavailable");
+    }
+
+    p = ngx_sprintf(keys[0], "rooms:{%V}", &room);
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
+    argv[1] = (char *) keys[0];
+    argvlen[1] = p - keys[0];
+    argv[2] = "f";
+    argv[3] = "u";
+    argvlen[2] = argvlen[3] = 1;
+
+    (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
+
+    p = ngx_sprintf(keys[1], "rooms:{%V}:p", &room);
+    argv[0] = "HGET";
+    argvlen[0] = 4;
+    argv[1] = (char *) keys[1];
+    argvlen[1] = p - keys[1];
+    argv[2] = claims.sub;
+    argvlen[2] = ctx->user_id.len;
+
+    (void) ngx_http_rooms_redis_append(b, 3, argv, argvlen);
+
+    p = ngx_sprintf(keys[2], "rooms:user:{%V}", &ctx->user_id);
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
+    argv[1] = (char *) keys[2];
+    argvlen[1] = p - keys[2];
+    argv[2] = "r";
+    argv[3] = "d";
+    argvlen[2] = argvlen[3] = 1;
+
+    (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
+
+    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
+        return ngx_http_rooms_admission_deny(r, ctx,
+                                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             "store unavailable");
+    }
+
+    ctx->waiting = 1;
+
+    return NGX_AGAIN;
 }

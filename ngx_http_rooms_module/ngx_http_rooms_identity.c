@@ -1,6 +1,15 @@
 
 /*
  * Copyright (C) ngx_http_rooms_module authors
+ *
+ * The identity API (ACS Identity REST, api-version 2023-10-01) on the
+ * "rooms_api" locations: users, their room tokens and revocation.
+ *
+ * Redis layout:
+ *     rooms:user:{RAWID}  hash  c (created, microseconds),
+ *                               r (tokens with an iat before it, in
+ *                                  seconds, are refused),
+ *                               d ("1" once the identity is deleted)
  */
 
 
@@ -9,12 +18,506 @@
 #include <ngx_http.h>
 
 #include "ngx_http_rooms_module.h"
+#include "ngx_http_rooms_redis.h"
+#include "rooms_id.h"
+#include "rooms_identity.h"
+#include "rooms_time.h"
+
+
+#define NGX_HTTP_ROOMS_USER_KEY  "rooms:user:{"
+
+
+typedef struct {
+    ngx_str_t                 id;          /* NUL-terminated */
+    u_char                   *key;
+    size_t                    key_len;
+    rooms_identity_req_t      req;
+    int64_t                   now;         /* microseconds */
+} ngx_http_rooms_identity_ctx_t;
+
+
+static ngx_int_t
+ngx_http_rooms_identity_unavailable(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, "1");
+
+    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                  "ServiceUnavailable",
+                  "The identity store is unavailable, retry later.");
+}
+
+
+static ngx_int_t
+ngx_http_rooms_identity_failed(ngx_http_request_t *r,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_uint_t  i;
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, ngx_http_rooms_identity_unavailable(r));
+        return 1;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "rooms identity: redis error: %V", &replies[i].str);
+            ngx_http_finalize_request(r,
+                                      ngx_http_rooms_identity_unavailable(r));
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_rooms_identity_set_key(ngx_http_request_t *r,
+    ngx_http_rooms_identity_ctx_t *ctx)
+{
+    ctx->key = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_ROOMS_USER_KEY)
+                                    + ctx->id.len + 1);
+    if (ctx->key == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->key_len = ngx_sprintf(ctx->key, NGX_HTTP_ROOMS_USER_KEY "%V}",
+                               &ctx->id)
+                   - ctx->key;
+
+    return NGX_OK;
+}
+
+
+/* issues a token; NULL (logged) when there is no signing key */
+
+static char *
+ngx_http_rooms_identity_token(ngx_http_request_t *r,
+    ngx_http_rooms_identity_ctx_t *ctx, int64_t iat, int64_t *exp_us)
+{
+    char                       *token;
+    int64_t                     exp;
+    ngx_http_rooms_srv_conf_t  *rscf;
+
+    rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
+
+    exp = ctx->now / 1000000 + (int64_t) ctx->req.minutes * 60;
+    *exp_us = exp * 1000000;
+
+    if (rscf->jwks == NULL || !rooms_jwks_can_sign(rscf->jwks)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rooms identity: cannot issue tokens: no "
+                      "\"rooms_token_keys\" key with a private part in "
+                      "this server");
+        return NULL;
+    }
+
+    token = rooms_jwt_sign(rscf->jwks, (char *) ctx->id.data, iat, exp,
+                           ctx->req.scope[0] ? ctx->req.scope : NULL, NULL);
+    if (token == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rooms identity: signing a token failed");
+    }
+
+    return token;
+}
+
+
+static ngx_int_t
+ngx_http_rooms_identity_no_signer(ngx_http_request_t *r)
+{
+    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_IMPLEMENTED,
+                  "NotImplemented",
+                  "This gateway has no key to sign tokens with.");
+}
+
+
+/* POST /identities */
+
+
+static void
+ngx_http_rooms_identity_created(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_identity_ctx_t *ctx = data;
+
+    char     *token, *json;
+    int64_t   exp;
+
+    if (ngx_http_rooms_identity_failed(r, replies, n, rc)) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "rooms identity: %V created", &ctx->id);
+
+    token = NULL;
+    exp = 0;
+
+    if (ctx->req.want_token) {
+        token = ngx_http_rooms_identity_token(r, ctx, ctx->now / 1000000,
+                                              &exp);
+        if (token == NULL) {
+            ngx_http_finalize_request(r, ngx_http_rooms_identity_no_signer(r));
+            return;
+        }
+    }
+
+    json = rooms_identity_json((char *) ctx->id.data, token, exp);
+    free(token);
+
+    ngx_http_finalize_request(r,
+                          ngx_http_rooms_send_json(r, NGX_HTTP_CREATED, json));
+}
+
+
+static ngx_int_t
+ngx_http_rooms_identity_create(ngx_http_request_t *r,
+    ngx_http_rooms_identity_ctx_t *ctx, u_char *body, size_t len)
+{
+    u_char                      *id, *now;
+    size_t                       idlen;
+    const char                  *argv[4];
+    size_t                       argvlen[4];
+    rooms_error_t                err;
+    ngx_http_rooms_batch_t      *b;
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    ngx_memzero(&err, sizeof(rooms_error_t));
+
+    if (rooms_identity_parse_create((char *) body, len, &ctx->req, &err)
+        != 0)
+    {
+        return ngx_http_rooms_send_error(r, &err);
+    }
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_rooms_module);
+
+    id = ngx_pnalloc(r->pool, ROOMS_USER_ID_SIZE);
+    now = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (id == NULL || now == NULL
+        || rooms_user_id_generate((char *) id, &idlen,
+                                  (char *) rmcf->resource.data)
+           != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->id.data = id;
+    ctx->id.len = idlen;
+
+    if (ngx_http_rooms_identity_set_key(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = "HSET";
+    argvlen[0] = 4;
+    argv[1] = (char *) ctx->key;
+    argvlen[1] = ctx->key_len;
+    argv[2] = "c";
+    argvlen[2] = 1;
+    argv[3] = (char *) now;
+    argvlen[3] = ngx_sprintf(now, "%L", ctx->now) - now;
+
+    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_created, ctx);
+    if (b == NULL) {
+        return ngx_http_rooms_identity_unavailable(r);
+    }
+
+    (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
+
+    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
+        return ngx_http_rooms_identity_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* POST /identities/{id}/:issueAccessToken */
+
+
+static void
+ngx_http_rooms_identity_issued(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_identity_ctx_t *ctx = data;
+
+    char                    *token, *json;
+    int64_t                  iat, revoked, exp;
+    ngx_http_rooms_reply_t  *f;
+
+    if (ngx_http_rooms_identity_failed(r, replies, n, rc)) {
+        return;
+    }
+
+    f = replies[0].element;
+
+    if (replies[0].elements != 3
+        || f[0].type != NGX_HTTP_ROOMS_REPLY_STRING
+        || f[2].type == NGX_HTTP_ROOMS_REPLY_STRING)
+    {
+        ngx_http_finalize_request(r,
+            ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_FOUND,
+                          "NotFound", "The identity was not found."));
+        return;
+    }
+
+    /*
+     * tokens issued before a revocation are refused: one issued in the
+     * second a revocation was made carries the revocation's time
+     */
+
+    iat = ctx->now / 1000000;
+
+    if (f[1].type == NGX_HTTP_ROOMS_REPLY_STRING) {
+        revoked = ngx_atoof(f[1].str.data, f[1].str.len);
+        if (revoked > iat) {
+            iat = revoked;
+        }
+    }
+
+    token = ngx_http_rooms_identity_token(r, ctx, iat, &exp);
+    if (token == NULL) {
+        ngx_http_finalize_request(r, ngx_http_rooms_identity_no_signer(r));
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "rooms identity: token issued to %V for %d minutes",
+                  &ctx->id, ctx->req.minutes);
+
+    json = rooms_token_json(token, exp);
+    free(token);
+
+    ngx_http_finalize_request(r,
+                              ngx_http_rooms_send_json(r, NGX_HTTP_OK, json));
+}
+
+
+static ngx_int_t
+ngx_http_rooms_identity_issue(ngx_http_request_t *r,
+    ngx_http_rooms_identity_ctx_t *ctx, u_char *body, size_t len)
+{
+    const char              *argv[5];
+    size_t                   argvlen[5];
+    rooms_error_t            err;
+    ngx_http_rooms_batch_t  *b;
+
+    ngx_memzero(&err, sizeof(rooms_error_t));
+
+    if (rooms_identity_parse_issue((char *) body, len, &ctx->req, &err) != 0)
+    {
+        return ngx_http_rooms_send_error(r, &err);
+    }
+
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
+    argv[1] = (char *) ctx->key;
+    argvlen[1] = ctx->key_len;
+    argv[2] = "c";
+    argv[3] = "r";
+    argv[4] = "d";
+    argvlen[2] = argvlen[3] = argvlen[4] = 1;
+
+    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_issued, ctx);
+    if (b == NULL) {
+        return ngx_http_rooms_identity_unavailable(r);
+    }
+
+    (void) ngx_http_rooms_redis_append(b, 5, argv, argvlen);
+
+    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
+        return ngx_http_rooms_identity_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* :revokeAccessTokens and DELETE: record when tokens stop being valid */
+
+
+static void
+ngx_http_rooms_identity_revoked(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_identity_ctx_t *ctx = data;
+
+    if (ngx_http_rooms_identity_failed(r, replies, n, rc)) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "rooms identity: %V %s", &ctx->id,
+                  r->method == NGX_HTTP_DELETE ? "deleted"
+                                               : "tokens revoked");
+
+    ngx_http_finalize_request(r,
+        ngx_http_rooms_send_json(r, NGX_HTTP_NO_CONTENT, strdup("")));
+}
+
+
+static ngx_int_t
+ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
+    ngx_http_rooms_identity_ctx_t *ctx)
+{
+    u_char                  *t;
+    const char              *argv[6];
+    size_t                   argvlen[6];
+    ngx_http_rooms_batch_t  *b;
+
+    t = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* every token with an iat up to this second is refused */
+
+    argv[0] = "HSET";
+    argvlen[0] = 4;
+    argv[1] = (char *) ctx->key;
+    argvlen[1] = ctx->key_len;
+    argv[2] = "r";
+    argvlen[2] = 1;
+    argv[3] = (char *) t;
+    argvlen[3] = ngx_sprintf(t, "%L", ctx->now / 1000000 + 1) - t;
+    argv[4] = "d";
+    argvlen[4] = 1;
+    argv[5] = "1";
+    argvlen[5] = 1;
+
+    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_revoked, ctx);
+    if (b == NULL) {
+        return ngx_http_rooms_identity_unavailable(r);
+    }
+
+    (void) ngx_http_rooms_redis_append(b,
+                                       r->method == NGX_HTTP_DELETE ? 6 : 4,
+                                       argv, argvlen);
+
+    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
+        return ngx_http_rooms_identity_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* routing: path is "/identities[/{id}[/:action]]", already decoded */
 
 
 ngx_int_t
 ngx_http_rooms_identity_route(ngx_http_request_t *r, ngx_str_t *path,
     u_char *body, size_t len)
 {
+    u_char                         *id, *end, *action;
+    ngx_str_t                       v, act;
+    ngx_http_rooms_identity_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_rooms_identity_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->now = rooms_time_now_us();
+
+    end = path->data + path->len;
+    id = path->data + sizeof("/identities") - 1;
+    act.len = 0;
+
+    if (id < end) {
+        id++;                          /* the "/" */
+
+        action = ngx_strlchr(id, end, '/');
+
+        if (action != NULL) {
+            act.data = action + 1;
+            act.len = end - act.data;
+            end = action;
+        }
+
+        if (end == id) {
+            goto not_found;
+        }
+    }
+
+    if (act.len
+        && !(act.len == 17
+             && ngx_strncmp(act.data, ":issueAccessToken", 17) == 0)
+        && !(act.len == 19
+             && ngx_strncmp(act.data, ":revokeAccessTokens", 19) == 0))
+    {
+        goto not_found;
+    }
+
+    if (id >= end) {
+        if (r->method != NGX_HTTP_POST) {
+            goto not_allowed;
+        }
+
+    } else if (act.len ? r->method != NGX_HTTP_POST
+                       : r->method != NGX_HTTP_DELETE)
+    {
+        goto not_allowed;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "api-version", 11, &v) != NGX_OK
+        || rooms_identity_api_version_parse((char *) v.data, v.len) == 0)
+    {
+        return ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
+                      "BadRequest",
+                      "The api-version query parameter is missing or not "
+                      "supported (use 2023-10-01).");
+    }
+
+    if (id >= end) {
+        return ngx_http_rooms_identity_create(r, ctx, body, len);
+    }
+
+    if (rooms_raw_id_check((char *) id, end - id) != 0
+        || ngx_strncmp(id, "8:", 2) != 0)
+    {
+        return ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
+                      "BadRequest", "Invalid format for the identity.");
+    }
+
+    ctx->id.len = end - id;
+    ctx->id.data = ngx_pnalloc(r->pool, ctx->id.len + 1);
+    if (ctx->id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ngx_cpymem(ctx->id.data, id, ctx->id.len) = '\0';
+
+    if (ngx_http_rooms_identity_set_key(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (act.len == 17) {
+        return ngx_http_rooms_identity_issue(r, ctx, body, len);
+    }
+
+    return ngx_http_rooms_identity_revoke(r, ctx);
+
+not_found:
+
     return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_FOUND, "NotFound",
                                             "The resource was not found.");
+
+not_allowed:
+
+    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_ALLOWED,
+                  "MethodNotAllowed",
+                  "The method is not allowed on this resource.");
 }

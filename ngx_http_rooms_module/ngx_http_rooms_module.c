@@ -290,6 +290,8 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_rooms_loc_conf_t *prev = parent;
     ngx_http_rooms_loc_conf_t *conf = child;
 
+    ngx_http_rooms_srv_conf_t  *rscf;
+
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->admission, prev->admission, NULL);
@@ -298,6 +300,18 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->roles_set == NGX_CONF_UNSET) {
         conf->roles_set = prev->roles_set;
         conf->roles = prev->roles;
+    }
+
+    if (conf->admission != NULL) {
+        rscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_rooms_module);
+
+        if (rscf->jwks == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"rooms_admission\" needs "
+                               "\"rooms_token_keys\" in its server or in "
+                               "the http block");
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;

@@ -77,9 +77,16 @@ typedef struct {
     ngx_str_t                     deny_reason;
     ngx_int_t                     role;        /* -1: none */
 
-    ngx_int_t                     status;      /* final admission status */
-    unsigned                      waiting:1;
+    int64_t                       iat;         /* the token's */
+    ngx_uint_t                    status;      /* of a refusal */
+    ngx_uint_t                    deny_code;   /* decided: NGX_OK or status */
+    const char                   *deny;        /* decided: the reason */
+
+    unsigned                      has_iat:1;
+    unsigned                      waiting:1;   /* for Redis */
+    unsigned                      decided:1;   /* not yet acted upon */
     unsigned                      done:1;
+    unsigned                      answered:1;  /* response sent */
 } ngx_http_rooms_ctx_t;
 
 
