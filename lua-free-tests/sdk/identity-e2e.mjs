@@ -107,9 +107,19 @@ await t.step("deleteUser(user) succeeds (204) for both users", async () => {
   if (userB) await identity.deleteUser(userB);
 });
 
-await t.step("wrong access key in the connection string -> RestError 401", async () => {
+await t.step("wrong access key in the connection string -> RestError 401 on every operation, with no effect", async () => {
   const bad = new CommunicationIdentityClient(withWrongKey(cs), clientOptions(cs));
-  return expectRestError(() => bad.createUser(), 401);
+  const victim = await identity.createUser();
+  const note = await expectRestError(() => bad.createUser(), 401);
+  await expectRestError(() => bad.createUserAndToken(["voip"]), 401);
+  await expectRestError(() => bad.getToken(victim, ["voip"]), 401);
+  await expectRestError(() => bad.revokeTokens(victim), 401);
+  await expectRestError(() => bad.deleteUser(victim), 401);
+  // the victim still exists: the real key can still issue a token for it
+  const now = Date.now();
+  await checkToken(await identity.getToken(victim, ["voip"]), victim.communicationUserId, 1440, now);
+  await identity.deleteUser(victim);
+  return note;
 });
 
 t.finish();

@@ -11,9 +11,26 @@ export function connectionString() {
   return cs;
 }
 
-/** Client options: plain http needs allowInsecureConnection (see WIRE.md §1). */
-export function clientOptions(cs) {
-  return /endpoint=http:/i.test(cs) ? { allowInsecureConnection: true } : {};
+/** Per-request timeout: the SDK has none, so a request the gateway never answers would hang forever. */
+export const REQUEST_TIMEOUT_MS = Number(process.env.ROOMS_E2E_TIMEOUT_MS) || 15000;
+const timeoutPolicy = {
+  name: "e2eRequestTimeout",
+  sendRequest(request, next) {
+    request.timeout = REQUEST_TIMEOUT_MS; // on expiry the SDK rejects with AbortError (not retried)
+    return next(request);
+  },
+};
+
+/**
+ * Client options: plain http needs allowInsecureConnection (see WIRE.md §1); plus the request
+ * timeout above. Everything else (retries, signing, serialization) is the SDK's default behaviour.
+ */
+export function clientOptions(cs, extra = {}) {
+  return {
+    ...(/endpoint=http:/i.test(cs) ? { allowInsecureConnection: true } : {}),
+    additionalPolicies: [{ policy: timeoutPolicy, position: "perCall" }],
+    ...extra,
+  };
 }
 
 /** Same endpoint, but a different (valid base64, 32 bytes) access key. */
@@ -60,6 +77,9 @@ export function describeError(e) {
       ? "\n(a 2xx the SDK does not accept: each operation accepts only its spec status code, see WIRE.md 6.1)"
       : "";
     return `RestError statusCode=${e.statusCode} code=${e.code} message=${JSON.stringify(e.message)}${hint}`;
+  }
+  if (e?.name === "AbortError") {
+    return `no response within ${REQUEST_TIMEOUT_MS / 1000}s (request timeout; the gateway never answered)`;
   }
   if (e instanceof assert.AssertionError || e?.name === "PrerequisiteError") return e.message.replace(/\n\s*\n/g, "\n").trimEnd();
   return e?.stack || String(e);

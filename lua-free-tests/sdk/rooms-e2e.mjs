@@ -53,16 +53,18 @@ function assertRoomFields(room, expected, what) {
 // ---------------------------------------------------------------------------------------------
 // Users: real ones from the identity API of the same gateway when it works, constructed otherwise.
 let users;
+let identity; // set when the users come from the identity API (deleted again at the end)
 if (process.env.ROOMS_E2E_USERS === "fake") {
   users = [1, 2, 3, 4, 5, 6].map(fakeUser);
   console.log("note rooms: using constructed 8:acs: user ids (ROOMS_E2E_USERS=fake)");
 } else {
   try {
-    const identity = new CommunicationIdentityClient(cs, clientOptions(cs));
+    identity = new CommunicationIdentityClient(cs, clientOptions(cs));
     users = [];
     for (let i = 0; i < 6; i++) users.push(await identity.createUser());
     console.log(`note rooms: using user ids from the identity API, e.g. ${users[0].communicationUserId}`);
   } catch (e) {
+    identity = undefined;
     users = [1, 2, 3, 4, 5, 6].map(fakeUser);
     console.log(`note rooms: identity API unavailable (${e.statusCode ?? e.message}); using constructed 8:acs: user ids`);
   }
@@ -248,7 +250,7 @@ try {
   // ------------------------------------------------------------------ older api-versions
   for (const apiVersion of ["2024-04-15", "2023-06-14"]) {
     await t.step(`api-version=${apiVersion} (client option apiVersion): getRoom() returns the same id and window`, async () => {
-      const old = new RoomsClient(cs, { ...clientOptions(cs), apiVersion });
+      const old = new RoomsClient(cs, clientOptions(cs, { apiVersion }));
       const got = await old.getRoom(wRoom().id);
       assert.equal(got.id, wRoom().id, "id");
       assertSameInstant(got.createdOn, wRoom().createdOn, "createdOn");
@@ -295,7 +297,7 @@ try {
 
   await t.step("addOrUpdateParticipants() with {phoneNumber} is rejected by the SDK itself (not a RestError)", async () => {
     await assert.rejects(
-      () => rooms.addOrUpdateParticipants(wRoom().id, [{ id: { phoneNumber: "+14255550123" } }]),
+      () => rooms.addOrUpdateParticipants(windowRoom?.id ?? "99000000000000001", [{ id: { phoneNumber: "+14255550123" } }]),
       (e) => e.name !== "RestError" && /only support CommunicationUsers/.test(e.message));
   });
 
@@ -307,16 +309,35 @@ try {
     return note;
   });
 
-  await t.step("wrong access key in the connection string -> RestError 401", async () => {
+  await t.step("wrong access key in the connection string -> RestError 401 (getRoom, createRoom)", async () => {
     const bad = new RoomsClient(withWrongKey(cs), clientOptions(cs));
-    const note = await expectRestError(() => bad.getRoom(wRoom().id), 401);
+    // the signature is checked before anything else, so the room need not exist
+    const note = await expectRestError(() => bad.getRoom(windowRoom?.id ?? "99000000000000001"), 401);
     await expectRestError(() => bad.createRoom(), 401);
     return note;
   });
+
+  await t.step("requests rejected with 401 have no effect (update, participants, delete, create)", async () => {
+    const bad = new RoomsClient(withWrongKey(cs), clientOptions(cs));
+    const id = wRoom().id;
+    const before = await rooms.getRoom(id);
+    const members = Object.fromEntries(await participantsOf(id));
+    const listed = async () => { const ids = []; for await (const r of rooms.listRooms()) ids.push(r.id); return ids.sort(); };
+    const roomsBefore = await listed();
+    await expectRestError(() => bad.updateRoom(id, { pstnDialOutEnabled: !before.pstnDialOutEnabled }), 401);
+    await expectRestError(() => bad.addOrUpdateParticipants(id, [{ id: stranger, role: "Presenter" }]), 401);
+    await expectRestError(() => bad.removeParticipants(id, [consumer]), 401);
+    await expectRestError(() => bad.deleteRoom(id), 401);
+    await expectRestError(() => bad.createRoom(), 401);
+    assertRoomFields(await rooms.getRoom(id), before, "room after rejected requests");
+    assert.deepEqual(Object.fromEntries(await participantsOf(id)), members, "participants after rejected requests");
+    assert.deepEqual(await listed(), roomsBefore, "listRooms after a rejected createRoom (no new room)");
+  });
 } finally {
   // ------------------------------------------------------------------ cleanup
-  await t.step(`cleanup: deleteRoom() for the ${created.size} room(s) still existing`, async () => {
+  await t.step(`cleanup: deleteRoom() for the ${created.size} room(s) still existing${identity ? ", deleteUser() for the users" : ""}`, async () => {
     for (const id of created) await rooms.deleteRoom(id);
+    if (identity) for (const u of users) await identity.deleteUser(u);
   });
   t.finish();
 }
