@@ -57,7 +57,7 @@ typedef struct {
 
 static void ngx_http_rooms_api_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body,
-    size_t len);
+    size_t len, ngx_int_t *rc);
 static ngx_int_t ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body,
     size_t len);
 static ngx_int_t ngx_http_rooms_send_unavailable(ngx_http_request_t *r);
@@ -394,9 +394,7 @@ ngx_http_rooms_api_body(ngx_http_request_t *r)
 
     *p = '\0';
 
-    rc = ngx_http_rooms_api_auth(r, body, len);
-
-    if (rc == NGX_OK) {
+    if (ngx_http_rooms_api_auth(r, body, len, &rc) == NGX_OK) {
         rc = ngx_http_rooms_api_route(r, body, len);
     }
 
@@ -445,20 +443,25 @@ ngx_http_rooms_find_header(ngx_http_request_t *r, char *name)
 }
 
 
+/* answers 401; NGX_DECLINED tells the caller the request is answered */
+
 static ngx_int_t
-ngx_http_rooms_api_deny(ngx_http_request_t *r, const char *code,
-    const char *message, const char *why)
+ngx_http_rooms_api_deny(ngx_http_request_t *r, ngx_int_t *rc,
+    const char *code, const char *message, const char *why)
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "rooms api: authentication failed: %s", why);
 
-    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_UNAUTHORIZED, code,
-                                            message);
+    *rc = ngx_http_rooms_send_simple_error(r, NGX_HTTP_UNAUTHORIZED, code,
+                                           message);
+
+    return NGX_DECLINED;
 }
 
 
 static ngx_int_t
-ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
+ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len,
+    ngx_int_t *rc)
 {
     char                        hash[45], *sts;
     size_t                      n;
@@ -475,14 +478,15 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "rooms api: no \"rooms_access_key\" configured for "
                       "this server, every request is refused");
-        return ngx_http_rooms_send_simple_error(r, NGX_HTTP_UNAUTHORIZED,
+        *rc = ngx_http_rooms_send_simple_error(r, NGX_HTTP_UNAUTHORIZED,
                       "Unauthorized", "No access key is configured.");
+        return NGX_DECLINED;
     }
 
     auth = r->headers_in.authorization;
 
     if (auth == NULL) {
-        return ngx_http_rooms_api_deny(r, "Unauthorized",
+        return ngx_http_rooms_api_deny(r, rc, "Unauthorized",
                       "The request is not authenticated.",
                       "no Authorization header");
     }
@@ -492,7 +496,7 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
         || !rooms_hmac_signed_headers_ok(hh.signed_headers,
                                          hh.signed_headers_len))
     {
-        return ngx_http_rooms_api_deny(r, "Unauthorized",
+        return ngx_http_rooms_api_deny(r, rc, "Unauthorized",
                       "The Authorization header must be \"HMAC-SHA256 "
                       "SignedHeaders=x-ms-date;host;x-ms-content-sha256"
                       "&Signature=...\".",
@@ -503,7 +507,7 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
     xhash = ngx_http_rooms_find_header(r, "x-ms-content-sha256");
 
     if (xdate == NULL || xhash == NULL || r->headers_in.host == NULL) {
-        return ngx_http_rooms_api_deny(r, "Unauthorized",
+        return ngx_http_rooms_api_deny(r, rc, "Unauthorized",
                       "The x-ms-date, host and x-ms-content-sha256 headers "
                       "are required.", "signed header missing");
     }
@@ -514,7 +518,7 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
         || date < ngx_time() - NGX_HTTP_ROOMS_DATE_SKEW
         || date > ngx_time() + NGX_HTTP_ROOMS_DATE_SKEW)
     {
-        return ngx_http_rooms_api_deny(r, "Unauthorized",
+        return ngx_http_rooms_api_deny(r, rc, "Unauthorized",
                       "The x-ms-date header is invalid or more than 15 "
                       "minutes away from the server's time.",
                       "x-ms-date missing, malformed or outside 15 minutes");
@@ -525,7 +529,7 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
     if (xhash->value.len != 44
         || rooms_ct_memcmp(hash, xhash->value.data, 44) != 0)
     {
-        return ngx_http_rooms_api_deny(r, "Denied",
+        return ngx_http_rooms_api_deny(r, rc, "Denied",
                       "The x-ms-content-sha256 header does not match the "
                       "body.", "content hash does not match the body");
     }
@@ -543,7 +547,8 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
 
     sts = ngx_pnalloc(r->pool, n + 1);
     if (sts == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     (void) rooms_hmac_string_to_sign(sts, n + 1,
@@ -568,7 +573,7 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
         }
     }
 
-    return ngx_http_rooms_api_deny(r, "Unauthorized",
+    return ngx_http_rooms_api_deny(r, rc, "Unauthorized",
                                    "The request signature is invalid.",
                                    "bad signature");
 }
@@ -577,8 +582,11 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len)
 /* helpers for the operations */
 
 
+/* NGX_OK, or NGX_DECLINED with the request answered and *rc set */
+
 static ngx_int_t
-ngx_http_rooms_api_version(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx)
+ngx_http_rooms_api_version(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx,
+    ngx_int_t *rc)
 {
     ngx_str_t  v;
 
@@ -590,10 +598,12 @@ ngx_http_rooms_api_version(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx)
         }
     }
 
-    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
+    *rc = ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
                   "BadRequest",
                   "The api-version query parameter is missing or not "
                   "supported (use 2025-03-13, 2024-04-15 or 2023-06-14).");
+
+    return NGX_DECLINED;
 }
 
 
@@ -878,7 +888,11 @@ ngx_http_rooms_api_repeat(ngx_http_request_t *r, void *data,
                                   replies[0].str.len);
     }
 
-    ngx_http_finalize_request(r, ngx_http_rooms_api_create_exec(r, ctx));
+    rc = ngx_http_rooms_api_create_exec(r, ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
 }
 
 
@@ -1251,7 +1265,8 @@ ngx_http_rooms_api_delete(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_rooms_api_paging(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx)
+ngx_http_rooms_api_paging(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx,
+    ngx_int_t *rc)
 {
     ngx_str_t  v;
 
@@ -1261,8 +1276,9 @@ ngx_http_rooms_api_paging(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx)
         ctx->page_size = ngx_atoi(v.data, v.len);
 
         if (ctx->page_size < 1 || ctx->page_size > NGX_HTTP_ROOMS_PAGE_MAX) {
-            return ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
+            *rc = ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
                           "BadRequest", "maxpagesize must be 1 to 1000.");
+            return NGX_DECLINED;
         }
     }
 
@@ -1278,10 +1294,11 @@ ngx_http_rooms_api_paging(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx)
 
 invalid:
 
-    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "BadRequest",
-                                            "The continuation token is "
-                                            "invalid.");
+    *rc = ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "BadRequest",
+                                           "The continuation token is "
+                                           "invalid.");
+    return NGX_DECLINED;
 }
 
 
@@ -1441,8 +1458,7 @@ ngx_http_rooms_api_participants(ngx_http_request_t *r,
     size_t                   argvlen[3];
     ngx_http_rooms_batch_t  *b;
 
-    rc = ngx_http_rooms_api_paging(r, ctx);
-    if (rc != NGX_OK) {
+    if (ngx_http_rooms_api_paging(r, ctx, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -1755,8 +1771,7 @@ ngx_http_rooms_api_list(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx)
     size_t                   argvlen[8];
     ngx_http_rooms_batch_t  *b;
 
-    rc = ngx_http_rooms_api_paging(r, ctx);
-    if (rc != NGX_OK) {
+    if (ngx_http_rooms_api_paging(r, ctx, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -1875,8 +1890,7 @@ ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body, size_t len)
             return ngx_http_rooms_api_not_allowed(r);
         }
 
-        rc = ngx_http_rooms_api_version(r, ctx);
-        if (rc != NGX_OK) {
+        if (ngx_http_rooms_api_version(r, ctx, &rc) != NGX_OK) {
             return rc;
         }
 
@@ -1910,8 +1924,7 @@ ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body, size_t len)
         return ngx_http_rooms_api_not_allowed(r);
     }
 
-    rc = ngx_http_rooms_api_version(r, ctx);
-    if (rc != NGX_OK) {
+    if (ngx_http_rooms_api_version(r, ctx, &rc) != NGX_OK) {
         return rc;
     }
 
