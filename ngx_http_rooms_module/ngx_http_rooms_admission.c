@@ -16,6 +16,7 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_cache.h"
 #include "rooms_id.h"
 #include "rooms_time.h"
 
@@ -268,17 +269,77 @@ ngx_http_rooms_admission_token(ngx_http_request_t *r,
 }
 
 
+/* the decision from the facts, cached or just read from Redis */
+
+static void
+ngx_http_rooms_admission_decide(ngx_http_request_t *r,
+    ngx_http_rooms_ctx_t *ctx, ngx_http_rooms_facts_t *f)
+{
+    int64_t                     now;
+    ngx_http_rooms_loc_conf_t  *rlcf;
+
+    ctx->decided = 1;
+    ctx->deny_code = NGX_HTTP_FORBIDDEN;
+
+    if (f->from == INT64_MIN || f->role < 0) {
+        /* a missing room looks the same as one the user is not in */
+        ctx->deny = "not invited";
+        return;
+    }
+
+    ctx->deny_code = NGX_HTTP_UNAUTHORIZED;
+
+    if (f->deleted) {
+        ctx->deny = "identity deleted";
+        return;
+    }
+
+    if (f->revoked >= 0 && (!ctx->has_iat || ctx->iat < f->revoked)) {
+        ctx->deny = "token revoked";
+        return;
+    }
+
+    ctx->deny_code = NGX_HTTP_FORBIDDEN;
+    ctx->role = f->role;
+
+    now = rooms_time_now_us();
+
+    if (now < f->from || now >= f->until) {
+        ctx->deny = "outside the room's validity";
+        return;
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (rlcf->roles && !(rlcf->roles & ((ngx_uint_t) 1 << f->role))) {
+        ctx->deny = "role not allowed";
+        return;
+    }
+
+    ctx->deny_code = NGX_OK;
+}
+
+
+static int64_t
+ngx_http_rooms_reply_time(ngx_http_rooms_reply_t *rep, int64_t none)
+{
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_STRING || rep->str.len == 0) {
+        return none;
+    }
+
+    return strtoll((char *) rep->str.data, NULL, 10);
+}
+
+
 static void
 ngx_http_rooms_admission_replied(ngx_http_request_t *r, void *data,
     ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
 {
     ngx_http_rooms_ctx_t *ctx = data;
 
-    int64_t                     now, from, until, revoked;
-    ngx_int_t                   role;
-    ngx_uint_t                  i;
-    ngx_http_rooms_reply_t     *room, *user;
-    ngx_http_rooms_loc_conf_t  *rlcf;
+    ngx_uint_t               i;
+    ngx_http_rooms_reply_t  *room, *user;
+    ngx_http_rooms_facts_t   facts;
 
     ctx->waiting = 0;
 
@@ -291,76 +352,38 @@ ngx_http_rooms_admission_replied(ngx_http_request_t *r, void *data,
         }
     }
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_OK || replies[0].elements != 2 || replies[2].elements != 2) {
         /* fail closed */
+        ctx->decided = 1;
         ctx->deny_code = NGX_HTTP_SERVICE_UNAVAILABLE;
         ctx->deny = "store unavailable";
-        goto decided;
+        goto resume;
     }
 
-    room = &replies[0];
-    user = &replies[2];
-    now = rooms_time_now_us();
+    room = replies[0].element;
+    user = replies[2].element;
 
-    if (room->elements != 2
-        || room->element[0].type != NGX_HTTP_ROOMS_REPLY_STRING
-        || replies[1].type != NGX_HTTP_ROOMS_REPLY_STRING)
-    {
-        /* a missing room looks the same as one the user is not in */
-        ctx->deny_code = NGX_HTTP_FORBIDDEN;
-        ctx->deny = "not invited";
-        goto decided;
-    }
+    facts.from = ngx_http_rooms_reply_time(&room[0], INT64_MIN);
+    facts.until = ngx_http_rooms_reply_time(&room[1], 0);
+    facts.revoked = ngx_http_rooms_reply_time(&user[0], -1);
+    facts.deleted = (user[1].type == NGX_HTTP_ROOMS_REPLY_STRING);
+    facts.role = -1;
 
-    if (user->elements == 2) {
-        if (user->element[1].type == NGX_HTTP_ROOMS_REPLY_STRING) {
-            ctx->deny_code = NGX_HTTP_UNAUTHORIZED;
-            ctx->deny = "identity deleted";
-            goto decided;
-        }
-
-        if (user->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING) {
-            revoked = ngx_atoof(user->element[0].str.data,
-                                user->element[0].str.len);
-
-            if (!ctx->has_iat || ctx->iat < revoked) {
-                ctx->deny_code = NGX_HTTP_UNAUTHORIZED;
-                ctx->deny = "token revoked";
-                goto decided;
-            }
+    if (replies[1].type == NGX_HTTP_ROOMS_REPLY_STRING) {
+        facts.role = rooms_role_parse((char *) replies[1].str.data,
+                                      replies[1].str.len);
+        if (facts.role < 0) {
+            facts.role = ROOMS_ROLE_ATTENDEE;
         }
     }
 
-    from = strtoll((char *) room->element[0].str.data, NULL, 10);
-    until = room->element[1].type == NGX_HTTP_ROOMS_REPLY_STRING
-            ? strtoll((char *) room->element[1].str.data, NULL, 10) : 0;
-
-    if (now < from || now >= until) {
-        ctx->deny_code = NGX_HTTP_FORBIDDEN;
-        ctx->deny = "outside the room's validity";
-        goto decided;
+    if (ctx->cached) {
+        ngx_http_rooms_cache_put(r, ctx->room, ctx->user, &facts, &ctx->snap);
     }
 
-    role = rooms_role_parse((char *) replies[1].str.data, replies[1].str.len);
-    if (role < 0) {
-        role = ROOMS_ROLE_ATTENDEE;
-    }
+    ngx_http_rooms_admission_decide(r, ctx, &facts);
 
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
-
-    if (rlcf->roles && !(rlcf->roles & ((ngx_uint_t) 1 << role))) {
-        ctx->role = role;
-        ctx->deny_code = NGX_HTTP_FORBIDDEN;
-        ctx->deny = "role not allowed";
-        goto decided;
-    }
-
-    ctx->role = role;
-    ctx->deny_code = NGX_OK;
-
-decided:
-
-    ctx->decided = 1;
+resume:
 
     /* back into the access phase, which now finds the decision */
 
@@ -368,20 +391,102 @@ decided:
 }
 
 
+/* the token's claims: verified now, or earlier by this worker */
+
+static ngx_int_t
+ngx_http_rooms_admission_verify(ngx_http_request_t *r,
+    ngx_http_rooms_ctx_t *ctx, ngx_str_t *token, ngx_str_t *sub,
+    ngx_str_t *room)
+{
+    int                         rc;
+    time_t                      now;
+    ngx_uint_t                  slot;
+    rooms_jwt_claims_t          claims;
+    ngx_http_rooms_token_t     *t;
+    ngx_http_rooms_srv_conf_t  *rscf;
+
+    rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
+    now = ngx_time();
+    slot = 0;
+    t = NULL;
+
+    if (ctx->cached) {
+        t = ngx_http_rooms_token_get(token, &slot);
+
+        if (t != NULL) {
+            /* the signature is known good; the times are checked anew */
+
+            if (t->exp <= now - rscf->leeway) {
+                return ngx_http_rooms_admission_deny(r, ctx,
+                                                     NGX_HTTP_UNAUTHORIZED,
+                                                     "expired");
+            }
+
+            if (t->has_nbf && t->nbf > now + rscf->leeway) {
+                return ngx_http_rooms_admission_deny(r, ctx,
+                                                     NGX_HTTP_UNAUTHORIZED,
+                                                     "not yet valid");
+            }
+        }
+    }
+
+    if (t == NULL) {
+        rc = rooms_jwt_verify(rscf->jwks, (char *) token->data, token->len,
+                              now, rscf->leeway, &claims);
+
+        if (rc != ROOMS_JWT_OK) {
+            return ngx_http_rooms_admission_deny(r, ctx,
+                                                 NGX_HTTP_UNAUTHORIZED,
+                                                 rooms_jwt_strerror(rc));
+        }
+
+        if (ctx->cached) {
+            t = ngx_http_rooms_token_put(slot, token, &claims);
+        }
+    }
+
+    if (t != NULL) {
+        *sub = t->sub;
+        *room = t->room;
+        ctx->iat = t->iat;
+        ctx->has_iat = t->has_iat;
+        ngx_memcpy(ctx->user, t->user, NGX_HTTP_ROOMS_DIGEST_LEN);
+
+    } else {
+        /* copies: the claims live on this stack frame */
+
+        sub->len = ngx_strlen(claims.sub);
+        room->len = claims.has_room ? ngx_strlen(claims.room) : 0;
+
+        sub->data = ngx_pnalloc(r->pool, sub->len + room->len + 1);
+        if (sub->data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        room->data = ngx_cpymem(sub->data, claims.sub, sub->len);
+        ngx_memcpy(room->data, claims.room, room->len);
+
+        ctx->iat = claims.iat;
+        ctx->has_iat = claims.has_iat;
+        ctx->cached = 0;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_rooms_admission_handler(ngx_http_request_t *r)
 {
-    u_char                     *p;
+    u_char                     *p, *keys;
     ngx_int_t                   rc;
-    ngx_str_t                   room, token;
+    ngx_str_t                   room, token, sub, claim;
     const char                 *argv[5];
     size_t                      argvlen[5];
-    u_char                      keys[3][ROOMS_JWT_SUB_MAX + 32];
-    rooms_jwt_claims_t          claims;
     ngx_http_rooms_ctx_t       *ctx;
     ngx_http_rooms_batch_t     *b;
+    ngx_http_rooms_facts_t      facts;
     ngx_http_rooms_loc_conf_t  *rlcf;
-    ngx_http_rooms_srv_conf_t  *rscf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
 
@@ -397,18 +502,7 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
         }
 
         if (ctx->decided) {
-            ctx->decided = 0;
-
-            if (ctx->deny_code == NGX_OK) {
-                ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "rooms admission: \"%V\" admitted to \"%V\"",
-                               &ctx->user_id, &ctx->room_id);
-                ctx->done = 1;
-                return NGX_OK;
-            }
-
-            return ngx_http_rooms_admission_deny(r, ctx, ctx->deny_code,
-                                                 ctx->deny);
+            goto decided;
         }
 
         if (ctx->done) {
@@ -436,42 +530,46 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
                                              "not invited");
     }
 
+    ctx->room = (uint64_t) ngx_atoof(room.data, room.len);
+
     if (ngx_http_rooms_admission_token(r, rlcf, &token) == NULL) {
         return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                              "missing token");
     }
 
-    rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
+    ctx->cached = rlcf->cache && ngx_http_rooms_cache_enabled();
 
-    rc = rooms_jwt_verify(rscf->jwks, (char *) token.data, token.len,
-                          ngx_time(), rscf->leeway, &claims);
+    ngx_str_null(&sub);
+    ngx_str_null(&claim);
 
-    if (rc != ROOMS_JWT_OK) {
-        return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                             rooms_jwt_strerror((int) rc));
+    rc = ngx_http_rooms_admission_verify(r, ctx, &token, &sub, &claim);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    ctx->user_id.len = ngx_strlen(claims.sub);
-    ctx->user_id.data = ngx_pnalloc(r->pool, ctx->user_id.len);
-    if (ctx->user_id.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ctx->user_id = sub;
 
-    ngx_memcpy(ctx->user_id.data, claims.sub, ctx->user_id.len);
-
-    ctx->iat = claims.iat;
-    ctx->has_iat = claims.has_iat;
-
-    if (claims.has_room
-        && (ngx_strlen(claims.room) != room.len
-            || ngx_strncmp(claims.room, room.data, room.len) != 0))
+    if (claim.len
+        && (claim.len != room.len
+            || ngx_strncmp(claim.data, room.data, room.len) != 0))
     {
         return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_FORBIDDEN,
                                              "token is for another room");
     }
 
-    /* one pipelined round trip: the room's window, the user's role in it,
-     * the user's revocation */
+    if (ctx->cached
+        && ngx_http_rooms_cache_get(r, ctx->room, ctx->user, &facts,
+                                    &ctx->snap)
+           == NGX_OK)
+    {
+        ngx_http_rooms_admission_decide(r, ctx, &facts);
+        goto decided;
+    }
+
+    /*
+     * one pipelined round trip: the room's window, the user's role in it,
+     * the user's revocation
+     */
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_admission_replied, ctx);
     if (b == NULL) {
@@ -480,32 +578,41 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
                                              "store unavailable");
     }
 
-    p = ngx_sprintf(keys[0], "rooms:{%V}", &room);
+    keys = ngx_pnalloc(r->pool, 3 * (sizeof("rooms:user:{}") + sub.len
+                                     + room.len + 8));
+    if (keys == NULL) {
+        ngx_http_rooms_redis_abort(b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(keys, "rooms:{%V}", &room);
     argv[0] = "HMGET";
     argvlen[0] = 5;
-    argv[1] = (char *) keys[0];
-    argvlen[1] = p - keys[0];
+    argv[1] = (char *) keys;
+    argvlen[1] = p - keys;
     argv[2] = "f";
     argv[3] = "u";
     argvlen[2] = argvlen[3] = 1;
 
     (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
 
-    p = ngx_sprintf(keys[1], "rooms:{%V}:p", &room);
+    keys = p;
+    p = ngx_sprintf(keys, "rooms:{%V}:p", &room);
     argv[0] = "HGET";
     argvlen[0] = 4;
-    argv[1] = (char *) keys[1];
-    argvlen[1] = p - keys[1];
-    argv[2] = claims.sub;
-    argvlen[2] = ctx->user_id.len;
+    argv[1] = (char *) keys;
+    argvlen[1] = p - keys;
+    argv[2] = (char *) sub.data;
+    argvlen[2] = sub.len;
 
     (void) ngx_http_rooms_redis_append(b, 3, argv, argvlen);
 
-    p = ngx_sprintf(keys[2], "rooms:user:{%V}", &ctx->user_id);
+    keys = p;
+    p = ngx_sprintf(keys, "rooms:user:{%V}", &sub);
     argv[0] = "HMGET";
     argvlen[0] = 5;
-    argv[1] = (char *) keys[2];
-    argvlen[1] = p - keys[2];
+    argv[1] = (char *) keys;
+    argvlen[1] = p - keys;
     argv[2] = "r";
     argv[3] = "d";
     argvlen[2] = argvlen[3] = 1;
@@ -521,4 +628,18 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     ctx->waiting = 1;
 
     return NGX_AGAIN;
+
+decided:
+
+    ctx->decided = 0;
+
+    if (ctx->deny_code == NGX_OK) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "rooms admission: \"%V\" admitted to \"%V\"",
+                       &ctx->user_id, &ctx->room_id);
+        ctx->done = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_rooms_admission_deny(r, ctx, ctx->deny_code, ctx->deny);
 }

@@ -22,6 +22,7 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_cache.h"
 #include "rooms_b64.h"
 #include "rooms_hmac.h"
 #include "rooms_id.h"
@@ -650,6 +651,35 @@ ngx_http_rooms_api_set_id(ngx_http_rooms_api_ctx_t *ctx, u_char *id,
 }
 
 
+/*
+ * A change to the room: other gateways learn of it by pub/sub, this one
+ * before the response leaves, so the next admission already sees it.
+ */
+
+static ngx_int_t
+ngx_http_rooms_api_publish(ngx_http_request_t *r, ngx_http_rooms_batch_t *b,
+    ngx_http_rooms_api_ctx_t *ctx)
+{
+    u_char  *msg;
+
+    msg = ngx_pnalloc(r->pool, 2 + ctx->id.len);
+    if (msg == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_rooms_redis_append_publish(b, msg,
+                                    ngx_http_rooms_event_room(msg, &ctx->id));
+}
+
+
+static void
+ngx_http_rooms_api_changed(ngx_http_rooms_api_ctx_t *ctx)
+{
+    ngx_http_rooms_cache_invalidate_room(
+                               (uint64_t) ngx_atoof(ctx->id.data, ctx->id.len));
+}
+
+
 static int64_t
 ngx_http_rooms_reply_int64(ngx_http_rooms_reply_t *rep)
 {
@@ -755,6 +785,8 @@ ngx_http_rooms_api_created(ngx_http_request_t *r, void *data,
     }
 
     if (res->element[0].integer == 1) {
+        ngx_http_rooms_api_changed(ctx);
+
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "rooms api: room %V created with %uz participants",
                       &ctx->id, ctx->req.nparticipants);
@@ -855,6 +887,7 @@ ngx_http_rooms_api_create_exec(ngx_http_request_t *r,
     argvlen[4] = ctx->id.len;
 
     (void) ngx_http_rooms_redis_append(b, 5, argv, argvlen);
+    (void) ngx_http_rooms_api_publish(r, b, ctx);
 
     if (ngx_http_rooms_redis_end(b) != NGX_OK) {
         return ngx_http_rooms_send_unavailable(r);
@@ -1088,6 +1121,8 @@ ngx_http_rooms_api_updated(ngx_http_request_t *r, void *data,
             break;
         }
 
+        ngx_http_rooms_api_changed(ctx);
+
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "rooms api: room %V updated", &ctx->id);
 
@@ -1187,6 +1222,7 @@ ngx_http_rooms_api_update(ngx_http_request_t *r,
 
     (void) ngx_http_rooms_redis_append_script(b, ngx_http_rooms_script_update,
                                               10, argv, argvlen);
+    (void) ngx_http_rooms_api_publish(r, b, ctx);
 
     if (ngx_http_rooms_redis_end(b) != NGX_OK) {
         return ngx_http_rooms_send_unavailable(r);
@@ -1213,6 +1249,8 @@ ngx_http_rooms_api_deleted(ngx_http_request_t *r, void *data,
         ngx_http_finalize_request(r, ngx_http_rooms_api_not_found(r));
         return;
     }
+
+    ngx_http_rooms_api_changed(ctx);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "rooms api: room %V deleted", &ctx->id);
@@ -1252,6 +1290,7 @@ ngx_http_rooms_api_delete(ngx_http_request_t *r,
     argvlen[2] = ctx->id.len;
 
     (void) ngx_http_rooms_redis_append(b, 3, argv, argvlen);
+    (void) ngx_http_rooms_api_publish(r, b, ctx);
 
     if (ngx_http_rooms_redis_end(b) != NGX_OK) {
         return ngx_http_rooms_send_unavailable(r);
@@ -1510,6 +1549,8 @@ ngx_http_rooms_api_patched(ngx_http_request_t *r, void *data,
         return;
     }
 
+    ngx_http_rooms_api_changed(ctx);
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "rooms api: room %V: %uz participants added, updated or "
                   "removed", &ctx->id, ctx->req.nparticipants);
@@ -1597,6 +1638,7 @@ ngx_http_rooms_api_patch(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx,
 
     (void) ngx_http_rooms_redis_append_script(b, ngx_http_rooms_script_patch,
                                               argc, argv, argvlen);
+    (void) ngx_http_rooms_api_publish(r, b, ctx);
 
     if (ngx_http_rooms_redis_end(b) != NGX_OK) {
         return ngx_http_rooms_send_unavailable(r);

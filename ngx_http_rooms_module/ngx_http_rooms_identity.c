@@ -19,6 +19,7 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_cache.h"
 #include "rooms_id.h"
 #include "rooms_identity.h"
 #include "rooms_time.h"
@@ -354,9 +355,16 @@ ngx_http_rooms_identity_revoked(ngx_http_request_t *r, void *data,
 {
     ngx_http_rooms_identity_ctx_t *ctx = data;
 
+    u_char  user[NGX_HTTP_ROOMS_DIGEST_LEN];
+
     if (ngx_http_rooms_identity_failed(r, replies, n, rc)) {
         return;
     }
+
+    /* this gateway's admission cache forgets the user at once */
+
+    ngx_http_rooms_user_digest(&ctx->id, user);
+    ngx_http_rooms_cache_invalidate_user(user);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "rooms identity: %V %s", &ctx->id,
@@ -372,13 +380,14 @@ static ngx_int_t
 ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
     ngx_http_rooms_identity_ctx_t *ctx)
 {
-    u_char                  *t;
+    u_char                  *t, *msg;
     const char              *argv[6];
     size_t                   argvlen[6];
     ngx_http_rooms_batch_t  *b;
 
     t = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (t == NULL) {
+    msg = ngx_pnalloc(r->pool, 2 + ctx->id.len);
+    if (t == NULL || msg == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -405,6 +414,8 @@ ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
     (void) ngx_http_rooms_redis_append(b,
                                        r->method == NGX_HTTP_DELETE ? 6 : 4,
                                        argv, argvlen);
+    (void) ngx_http_rooms_redis_append_publish(b, msg,
+                                   ngx_http_rooms_event_user(msg, &ctx->id));
 
     if (ngx_http_rooms_redis_end(b) != NGX_OK) {
         return ngx_http_rooms_identity_unavailable(r);

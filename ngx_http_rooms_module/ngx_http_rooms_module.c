@@ -15,10 +15,13 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_cache.h"
 #include "rooms_b64.h"
 
 
 ngx_int_t ngx_http_rooms_api_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle);
+void ngx_http_rooms_cache_exit_process(ngx_cycle_t *cycle);
 
 static void *ngx_http_rooms_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -107,6 +110,13 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_rooms_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("rooms_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_rooms_cache_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("rooms_roles"),
@@ -279,6 +289,7 @@ ngx_http_rooms_create_loc_conf(ngx_conf_t *cf)
     rlcf->admission = NGX_CONF_UNSET_PTR;
     rlcf->token = NGX_CONF_UNSET_PTR;
     rlcf->roles_set = NGX_CONF_UNSET;
+    rlcf->cache = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -296,6 +307,7 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->admission, prev->admission, NULL);
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+    ngx_conf_merge_value(conf->cache, prev->cache, 0);
 
     if (conf->roles_set == NGX_CONF_UNSET) {
         conf->roles_set = prev->roles_set;
@@ -572,6 +584,27 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (rmcf->redis != NULL) {
+        /* per database, so that databases sharing a server stay apart */
+
+        rmcf->channel.data = ngx_pnalloc(cf->pool, sizeof("rooms:events:")
+                                                   + NGX_INT_T_LEN);
+        if (rmcf->channel.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        rmcf->channel.len = ngx_sprintf(rmcf->channel.data,
+                                        "rooms:events:%i%Z",
+                                        rmcf->redis->db)
+                            - rmcf->channel.data - 1;
+    }
+
+    if (rmcf->cache_zone != NULL && rmcf->redis == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_cache\" needs \"rooms_redis\"");
+        return NGX_ERROR;
+    }
+
     if (ngx_http_rooms_api_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -592,6 +625,10 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_rooms_init_process(ngx_cycle_t *cycle)
 {
+    if (ngx_http_rooms_cache_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_rooms_redis_init_process(cycle);
 }
 
@@ -600,4 +637,5 @@ static void
 ngx_http_rooms_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_rooms_redis_exit_process(cycle);
+    ngx_http_rooms_cache_exit_process(cycle);
 }

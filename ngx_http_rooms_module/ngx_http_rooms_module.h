@@ -48,6 +48,8 @@ typedef struct {
     ngx_http_rooms_redis_conf_t  *redis;       /* NULL: no rooms_redis */
     ngx_array_t                  *scripts;     /* of ngx_http_rooms_script_t */
     ngx_str_t                     resource;    /* identity id prefix */
+    ngx_str_t                     channel;     /* pub/sub of changes */
+    ngx_shm_zone_t               *cache_zone;  /* NULL: no rooms_cache */
     ngx_flag_t                    used;        /* some location needs it */
 } ngx_http_rooms_main_conf_t;
 
@@ -67,7 +69,17 @@ typedef struct {
     ngx_http_complex_value_t     *token;       /* NULL: default source */
     ngx_uint_t                    roles;       /* bitmask, 0: any */
     ngx_flag_t                    roles_set;
+    ngx_flag_t                    cache;
 } ngx_http_rooms_loc_conf_t;
+
+
+/* the admission cache's generations, taken before asking Redis */
+typedef struct {
+    uint64_t                      room_gen;
+    uint64_t                      user_gen;
+    uint64_t                      epoch;
+    unsigned                      usable:1;
+} ngx_http_rooms_snap_t;
 
 
 typedef struct {
@@ -78,6 +90,9 @@ typedef struct {
     ngx_int_t                     role;        /* -1: none */
 
     int64_t                       iat;         /* the token's */
+    uint64_t                      room;        /* room_id as a number */
+    u_char                        user[16];    /* digest of user_id */
+    ngx_http_rooms_snap_t         snap;        /* of the cache */
     ngx_uint_t                    status;      /* of a refusal */
     ngx_uint_t                    deny_code;   /* decided: NGX_OK or status */
     const char                   *deny;        /* decided: the reason */
@@ -87,6 +102,7 @@ typedef struct {
     unsigned                      decided:1;   /* not yet acted upon */
     unsigned                      done:1;
     unsigned                      answered:1;  /* response sent */
+    unsigned                      cached:1;    /* the cache is used */
 } ngx_http_rooms_ctx_t;
 
 

@@ -20,6 +20,7 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_cache.h"
 
 
 #define NGX_HTTP_ROOMS_BACKOFF_MIN    50
@@ -35,7 +36,8 @@ typedef struct {
     ngx_uint_t                 generation;
     ngx_uint_t                 index;
     unsigned                   in_write:1;
-    unsigned                   ready:1;      /* AUTH/SELECT answered */
+    unsigned                   ready:1;      /* takes commands */
+    unsigned                   subscriber:1; /* the pub/sub connection */
 } ngx_http_rooms_conn_t;
 
 
@@ -67,12 +69,15 @@ static void ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
+static void ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
+    void *privdata);
 static void ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b,
     ngx_int_t rc);
 static void ngx_http_rooms_redis_release(ngx_http_rooms_batch_t *b);
 
 
 static ngx_http_rooms_conn_t  *ngx_http_rooms_conns;
+static ngx_http_rooms_conn_t   ngx_http_rooms_sub;
 static ngx_uint_t              ngx_http_rooms_nconns;
 static ngx_uint_t              ngx_http_rooms_next;
 static ngx_http_rooms_main_conf_t  *ngx_http_rooms_mcf;
@@ -276,6 +281,16 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
         ngx_http_rooms_redis_connect(&ngx_http_rooms_conns[i]);
     }
 
+    /* the admission cache listens to other gateways' changes */
+
+    ngx_memzero(&ngx_http_rooms_sub, sizeof(ngx_http_rooms_conn_t));
+
+    if (ngx_http_rooms_cache_enabled()) {
+        ngx_http_rooms_sub.subscriber = 1;
+        ngx_http_rooms_sub.backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+        ngx_http_rooms_redis_connect(&ngx_http_rooms_sub);
+    }
+
     return NGX_OK;
 }
 
@@ -287,6 +302,14 @@ ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle)
     ngx_http_rooms_conn_t  *conn;
 
     ngx_http_rooms_exiting = 1;
+
+    if (ngx_http_rooms_sub.reconnect.timer_set) {
+        ngx_del_timer(&ngx_http_rooms_sub.reconnect);
+    }
+
+    if (ngx_http_rooms_sub.ac != NULL) {
+        ngx_http_rooms_redis_drop(&ngx_http_rooms_sub);
+    }
 
     for (i = 0; i < ngx_http_rooms_nconns; i++) {
         conn = &ngx_http_rooms_conns[i];
@@ -558,6 +581,50 @@ ngx_http_rooms_redis_disconnected(const redisAsyncContext *ac, int status)
 
 
 static void
+ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply             *rr = reply;
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    ngx_str_t  msg;
+
+    if (rr == NULL || conn->ac != ac) {
+        return;
+    }
+
+    if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 3
+        || rr->element[0]->type != REDIS_REPLY_STRING)
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: subscribing to \"%V\" failed%s%s",
+                      &ngx_http_rooms_mcf->channel,
+                      rr->type == REDIS_REPLY_ERROR ? ": " : "",
+                      rr->type == REDIS_REPLY_ERROR ? rr->str : "");
+        redisAsyncDisconnect(ac);
+        return;
+    }
+
+    if (ngx_strcmp(rr->element[0]->str, "subscribe") == 0) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "rooms redis: subscribed to \"%V\"",
+                       &ngx_http_rooms_mcf->channel);
+        ngx_http_rooms_cache_subscribed(1);
+        return;
+    }
+
+    if (ngx_strcmp(rr->element[0]->str, "message") == 0
+        && rr->element[2]->type == REDIS_REPLY_STRING)
+    {
+        msg.data = (u_char *) rr->element[2]->str;
+        msg.len = rr->element[2]->len;
+
+        ngx_http_rooms_cache_event(&msg);
+    }
+}
+
+
+static void
 ngx_http_rooms_redis_reconnect_handler(ngx_event_t *ev)
 {
     ngx_http_rooms_redis_connect(ev->data);
@@ -647,6 +714,19 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
                               2, argv, argvlen);
     }
 
+    if (conn->subscriber) {
+        conn->ready = 0;
+
+        argv[0] = "SUBSCRIBE";
+        argvlen[0] = 9;
+        argv[1] = (char *) ngx_http_rooms_mcf->channel.data;
+        argvlen[1] = ngx_http_rooms_mcf->channel.len;
+
+        redisAsyncCommandArgv(ac, ngx_http_rooms_redis_message, conn,
+                              2, argv, argvlen);
+        return;
+    }
+
     argv[0] = "SELECT";
     argvlen[0] = 6;
     argv[1] = db;
@@ -676,6 +756,11 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 static void
 ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn)
 {
+    if (conn->subscriber) {
+        /* until subscribed again, the cache is bypassed */
+        ngx_http_rooms_cache_subscribed(0);
+    }
+
     conn->ac = NULL;
     conn->ready = 0;
     conn->generation++;
@@ -869,6 +954,24 @@ ngx_http_rooms_redis_append_script(ngx_http_rooms_batch_t *b,
     argvlen[1] = 40;
 
     return ngx_http_rooms_redis_append(b, argc, argv, argvlen);
+}
+
+
+ngx_int_t
+ngx_http_rooms_redis_append_publish(ngx_http_rooms_batch_t *b, u_char *msg,
+    size_t len)
+{
+    const char  *argv[3];
+    size_t       argvlen[3];
+
+    argv[0] = "PUBLISH";
+    argvlen[0] = 7;
+    argv[1] = (char *) ngx_http_rooms_mcf->channel.data;
+    argvlen[1] = ngx_http_rooms_mcf->channel.len;
+    argv[2] = (char *) msg;
+    argvlen[2] = len;
+
+    return ngx_http_rooms_redis_append(b, 3, argv, argvlen);
 }
 
 

@@ -74,6 +74,9 @@ ngx_int_t ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b,
     int argc, const char **argv, const size_t *argvlen);
 ngx_int_t ngx_http_rooms_redis_append_script(ngx_http_rooms_batch_t *b,
     ngx_int_t script, int argc, const char **argv, size_t *argvlen);
+/* tells other gateways' admission caches about a change */
+ngx_int_t ngx_http_rooms_redis_append_publish(ngx_http_rooms_batch_t *b,
+    u_char *msg, size_t len);
 /* arms the timeout; on NGX_ERROR the batch is gone, answer 503 */
 ngx_int_t ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b);
 void ngx_http_rooms_redis_abort(ngx_http_rooms_batch_t *b);
