@@ -25,7 +25,8 @@ typedef enum {
     NGX_HTTP_ROOMS_VAR_USER = 0,
     NGX_HTTP_ROOMS_VAR_ROLE,
     NGX_HTTP_ROOMS_VAR_ROOM,
-    NGX_HTTP_ROOMS_VAR_DENY
+    NGX_HTTP_ROOMS_VAR_DENY,
+    NGX_HTTP_ROOMS_VAR_STATS
 } ngx_http_rooms_var_e;
 
 
@@ -46,6 +47,9 @@ static ngx_http_variable_t  ngx_http_rooms_vars[] = {
 
     { ngx_string("rooms_deny_reason"), NULL, ngx_http_rooms_variable,
       NGX_HTTP_ROOMS_VAR_DENY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rooms_cache_stats"), NULL, ngx_http_rooms_variable,
+      NGX_HTTP_ROOMS_VAR_STATS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -77,6 +81,16 @@ ngx_http_rooms_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     const char            *role;
     ngx_str_t             *s, tmp;
     ngx_http_rooms_ctx_t  *ctx;
+
+    if (data == NGX_HTTP_ROOMS_VAR_STATS) {
+        if (ngx_http_rooms_cache_stats(r, &tmp) != NGX_OK) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        s = &tmp;
+        goto found;
+    }
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_rooms_module);
 
@@ -112,6 +126,8 @@ ngx_http_rooms_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         v->not_found = 1;
         return NGX_OK;
     }
+
+found:
 
     v->len = s->len;
     v->data = s->data;

@@ -72,6 +72,8 @@ typedef struct {
     uint64_t                   counter;
     uint64_t                   floor;
     uint64_t                   epoch;
+    ngx_atomic_uint_t          entries_n;
+    ngx_atomic_uint_t          gens_n;
     ngx_atomic_uint_t          hits;
     ngx_atomic_uint_t          misses;
     ngx_atomic_uint_t          evictions;
@@ -439,6 +441,7 @@ ngx_http_rooms_entry_free(ngx_http_rooms_cache_ctx_t *ctx,
     ngx_queue_remove(&e->queue);
     ngx_rbtree_delete(&ctx->sh->entries, &e->node);
     ngx_slab_free_locked(ctx->shpool, e);
+    ctx->sh->entries_n--;
 }
 
 
@@ -455,6 +458,7 @@ ngx_http_rooms_gen_free(ngx_http_rooms_cache_ctx_t *ctx,
     ngx_queue_remove(&g->queue);
     ngx_rbtree_delete(&ctx->sh->gens, &g->node);
     ngx_slab_free_locked(ctx->shpool, g);
+    ctx->sh->gens_n--;
 }
 
 
@@ -563,6 +567,7 @@ ngx_http_rooms_gen_bump(ngx_rbtree_key_t key, u_char *id)
         g->node.key = key;
         ngx_memcpy(g->id, id, NGX_HTTP_ROOMS_DIGEST_LEN);
         ngx_rbtree_insert(&ctx->sh->gens, &g->node);
+        ctx->sh->gens_n++;
         ngx_queue_insert_head(&ctx->sh->gens_lru, &g->queue);
 
     } else {
@@ -827,6 +832,7 @@ ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
         ngx_memcpy(e->user, user, NGX_HTTP_ROOMS_DIGEST_LEN);
         e->node.key = (ngx_rbtree_key_t) room ^ ngx_http_rooms_user_key(user);
         ngx_rbtree_insert(&ctx->sh->entries, &e->node);
+        ctx->sh->entries_n++;
 
     } else {
         ngx_queue_remove(&e->queue);
@@ -921,4 +927,45 @@ ngx_http_rooms_token_put(ngx_uint_t slot, ngx_str_t *token,
     ngx_http_rooms_user_digest(&s->t.sub, s->t.user);
 
     return &s->t;
+}
+
+
+/* "$rooms_cache_stats": for a status location or a log line */
+
+ngx_int_t
+ngx_http_rooms_cache_stats(ngx_http_request_t *r, ngx_str_t *out)
+{
+    u_char                      *p;
+    ngx_http_rooms_cache_sh_t   *sh;
+    ngx_http_rooms_cache_ctx_t  *ctx;
+
+    ctx = ngx_http_rooms_cache;
+
+    if (ctx == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, 6 * NGX_ATOMIC_T_LEN + 128);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh = ctx->sh;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    out->data = p;
+    out->len = ngx_sprintf(p, "entries=%uA generations=%uA hits=%uA "
+                           "misses=%uA evictions=%uA zone=%uz "
+                           "subscribed=%ui",
+                           sh->entries_n, sh->gens_n, sh->hits, sh->misses,
+                           sh->evictions,
+                           (size_t) ((u_char *) ctx->shpool->end
+                                     - (u_char *) ctx->shpool),
+                           ngx_http_rooms_subscribed)
+               - p;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_OK;
 }

@@ -76,6 +76,7 @@ size_t ngx_http_rooms_event_room(u_char *buf, ngx_str_t *room);
 size_t ngx_http_rooms_event_user(u_char *buf, ngx_str_t *user);
 
 ngx_uint_t ngx_http_rooms_cache_enabled(void);
+ngx_int_t ngx_http_rooms_cache_stats(ngx_http_request_t *r, ngx_str_t *out);
 
 
 #endif /* _NGX_HTTP_ROOMS_CACHE_H_INCLUDED_ */
