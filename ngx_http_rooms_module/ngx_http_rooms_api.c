@@ -387,7 +387,7 @@ ngx_http_rooms_api_body(ngx_http_request_t *r)
 
                 p += n;
 
-            } else {
+            } else if (buf->last > buf->pos) {
                 p = ngx_cpymem(p, buf->pos, buf->last - buf->pos);
             }
         }
