@@ -608,6 +608,32 @@ ngx_http_rooms_api_version(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx,
 }
 
 
+/* Collaborator exists from api-version 2025-03-13 on */
+
+static ngx_int_t
+ngx_http_rooms_api_roles(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx,
+    ngx_int_t *rc)
+{
+    size_t                i;
+    rooms_participant_t  *p;
+
+    p = ctx->req.participants;
+
+    for (i = 0; i < ctx->req.nparticipants; i++) {
+        if (p[i].role != ROOMS_ROLE_REMOVE
+            && !rooms_role_allowed(p[i].role, ctx->api))
+        {
+            *rc = ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
+                          "BadRequest",
+                          "The role is not supported in this api-version.");
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_rooms_api_free_req(void *data)
 {
@@ -935,6 +961,7 @@ ngx_http_rooms_api_create(ngx_http_request_t *r,
 {
     u_char                  *id, *key;
     size_t                   idlen, i;
+    ngx_int_t                rc;
     const char              *argv[7];
     size_t                   argvlen[7];
     rooms_error_t            err;
@@ -949,6 +976,10 @@ ngx_http_rooms_api_create(ngx_http_request_t *r,
 
     if (ngx_http_rooms_api_keep_req(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_rooms_api_roles(r, ctx, &rc) != NGX_OK) {
+        return rc;
     }
 
     ctx->created_at = rooms_time_now_us();
@@ -1566,6 +1597,7 @@ ngx_http_rooms_api_patch(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx,
 {
     u_char                  *nset;
     size_t                   i, set, argc;
+    ngx_int_t                rc;
     const char             **argv;
     size_t                  *argvlen;
     rooms_error_t            err;
@@ -1583,6 +1615,10 @@ ngx_http_rooms_api_patch(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx,
 
     if (ngx_http_rooms_api_keep_req(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_rooms_api_roles(r, ctx, &rc) != NGX_OK) {
+        return rc;
     }
 
     p = ctx->req.participants;
