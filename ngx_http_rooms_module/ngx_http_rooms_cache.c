@@ -9,8 +9,8 @@
  *   - the room's and the user's generations are those it was made with
  *     (the API bumps them on every change, and so does every worker on a
  *     Redis pub/sub event from other gateways),
- *   - the zone's epoch is the one it was made with (bumped whenever a
- *     worker (re)subscribes, since events may have been missed),
+ *   - the zone's epoch is the one it was made with (bumped when events
+ *     may have been missed: see ngx_http_rooms_cache_resync()),
  *   - and this worker's subscription is up.
  * Generations live in nodes of their own, created on the first
  * invalidation; a missing node reads as the zone's floor, which rises
@@ -72,6 +72,7 @@ typedef struct {
     uint64_t                   counter;
     uint64_t                   floor;
     uint64_t                   epoch;
+    uint64_t                   last_seq;    /* of the events applied */
     ngx_atomic_uint_t          entries_n;
     ngx_atomic_uint_t          gens_n;
     ngx_atomic_uint_t          hits;
@@ -631,35 +632,94 @@ ngx_http_rooms_cache_flush(void)
 }
 
 
+/*
+ * Continuity of the events: every change published by any gateway carries
+ * the next number of a Redis counter.  A worker that subscribes compares
+ * the counter with the last number this zone applied: if some are
+ * missing (no worker was listening), the zone is flushed; if not, the
+ * entries stay trusted, as after a reload.
+ */
+
 void
 ngx_http_rooms_cache_subscribed(ngx_uint_t up)
 {
-    if (up && !ngx_http_rooms_subscribed) {
-        /* events may have been missed while the subscription was down */
-        ngx_http_rooms_cache_flush();
-    }
+    ngx_http_rooms_subscribed = 0;
 
-    ngx_http_rooms_subscribed = up;
+    if (!up) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "rooms cache: subscription down, bypassed");
+    }
 }
 
 
-/* "r <roomId>" or "u <rawId>" */
+void
+ngx_http_rooms_cache_resync(uint64_t seq)
+{
+    ngx_uint_t                   flushed;
+    ngx_http_rooms_cache_ctx_t  *ctx;
+
+    ctx = ngx_http_rooms_cache;
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    flushed = 0;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    if (seq > ctx->sh->last_seq) {
+        ctx->sh->epoch++;
+        ctx->sh->last_seq = seq;
+        flushed = 1;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "rooms cache: subscribed at event %uL%s", seq,
+                  flushed ? ", changes were missed: cache flushed" : "");
+
+    ngx_http_rooms_subscribed = 1;
+}
+
+
+/* "SEQ r <roomId>" or "SEQ u <rawId>" */
 
 void
 ngx_http_rooms_cache_event(ngx_str_t *msg)
 {
-    u_char     user[NGX_HTTP_ROOMS_DIGEST_LEN];
-    int64_t    room;
-    ngx_str_t  id;
+    u_char                      *p, *last, kind;
+    u_char                       user[NGX_HTTP_ROOMS_DIGEST_LEN];
+    int64_t                      room;
+    uint64_t                     seq;
+    ngx_str_t                    id;
+    ngx_uint_t                   gap;
+    ngx_http_rooms_cache_ctx_t  *ctx;
 
-    if (msg->len < 3 || msg->data[1] != ' ') {
+    ctx = ngx_http_rooms_cache;
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    last = msg->data + msg->len;
+    p = ngx_strlchr(msg->data, last, ' ');
+
+    if (p == NULL || p == msg->data || last - p < 4 || p[2] != ' ') {
         goto invalid;
     }
 
-    id.data = msg->data + 2;
-    id.len = msg->len - 2;
+    seq = (uint64_t) ngx_atoof(msg->data, p - msg->data);
+    kind = p[1];
+    id.data = p + 3;
+    id.len = last - id.data;
 
-    switch (msg->data[0]) {
+    if (seq == (uint64_t) NGX_ERROR) {
+        goto invalid;
+    }
+
+    switch (kind) {
 
     case 'r':
         if (rooms_id_check((char *) id.data, id.len) != ROOMS_ID_OK) {
@@ -668,13 +728,40 @@ ngx_http_rooms_cache_event(ngx_str_t *msg)
 
         room = ngx_atoof(id.data, id.len);
         ngx_http_rooms_cache_invalidate_room((uint64_t) room);
-        return;
+        break;
 
     case 'u':
         ngx_http_rooms_user_digest(&id, user);
         ngx_http_rooms_cache_invalidate_user(user);
-        return;
+        break;
+
+    default:
+        goto invalid;
     }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    /* another worker may have applied it first: only a jump is a gap */
+
+    gap = (seq > ctx->sh->last_seq + 1);
+
+    if (gap) {
+        ctx->sh->epoch++;
+    }
+
+    if (seq > ctx->sh->last_seq) {
+        ctx->sh->last_seq = seq;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (gap) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "rooms cache: events before %uL were missed, "
+                      "cache flushed", seq);
+    }
+
+    return;
 
 invalid:
 

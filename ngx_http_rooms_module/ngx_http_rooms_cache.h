@@ -21,7 +21,7 @@
 
 
 #define NGX_HTTP_ROOMS_DIGEST_LEN  16
-#define NGX_HTTP_ROOMS_EVENTS      "rooms:events"
+#define NGX_HTTP_ROOMS_EVENT_SEQ   "rooms:events:seq"
 
 
 /* what Redis said about a (room, user) pair */
@@ -64,6 +64,7 @@ void ngx_http_rooms_cache_invalidate_user(u_char *user);
 void ngx_http_rooms_cache_event(ngx_str_t *msg);
 void ngx_http_rooms_cache_flush(void);
 void ngx_http_rooms_cache_subscribed(ngx_uint_t up);
+void ngx_http_rooms_cache_resync(uint64_t seq);
 
 /* the per-worker cache of verified tokens */
 ngx_http_rooms_token_t *ngx_http_rooms_token_get(ngx_str_t *token,

@@ -605,7 +605,9 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_rooms_api_init(cf) != NGX_OK) {
+    if (ngx_http_rooms_redis_init_conf(cf) != NGX_OK
+        || ngx_http_rooms_api_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -71,10 +71,18 @@ static void ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
     void *privdata);
+static void ngx_http_rooms_redis_resync(void);
 static void ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b,
     ngx_int_t rc);
 static void ngx_http_rooms_redis_release(ngx_http_rooms_batch_t *b);
 
+
+static const char  ngx_http_rooms_lua_publish[] =
+    "local seq = redis.call('INCR', KEYS[1])\n"
+    "redis.call('PUBLISH', ARGV[1], seq .. ' ' .. ARGV[2])\n"
+    "return seq\n";
+
+static ngx_int_t  ngx_http_rooms_script_publish;
 
 static ngx_http_rooms_conn_t  *ngx_http_rooms_conns;
 static ngx_http_rooms_conn_t   ngx_http_rooms_sub;
@@ -249,6 +257,16 @@ ngx_http_rooms_redis_add_script(ngx_conf_t *cf, const char *text)
     s->sha[40] = '\0';
 
     return rmcf->scripts->nelts - 1;
+}
+
+
+ngx_int_t
+ngx_http_rooms_redis_init_conf(ngx_conf_t *cf)
+{
+    ngx_http_rooms_script_publish = ngx_http_rooms_redis_add_script(cf,
+                                                ngx_http_rooms_lua_publish);
+
+    return ngx_http_rooms_script_publish == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }
 
 
@@ -581,6 +599,61 @@ ngx_http_rooms_redis_disconnected(const redisAsyncContext *ac, int status)
 
 
 static void
+ngx_http_rooms_redis_seq_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply  *rr = reply;
+
+    if (ngx_http_rooms_sub.ac == NULL || ngx_http_rooms_exiting) {
+        return;
+    }
+
+    if (rr == NULL
+        || (rr->type != REDIS_REPLY_STRING && rr->type != REDIS_REPLY_NIL))
+    {
+        /* cannot tell what was missed: try again on the next subscribe */
+        redisAsyncDisconnect(ngx_http_rooms_sub.ac);
+        return;
+    }
+
+    ngx_http_rooms_cache_resync(rr->type == REDIS_REPLY_NIL ? 0
+                                : (uint64_t) strtoull(rr->str, NULL, 10));
+}
+
+
+/* subscribed: which events were published meanwhile? */
+
+static void
+ngx_http_rooms_redis_resync(void)
+{
+    const char             *argv[2];
+    size_t                  argvlen[2];
+    ngx_uint_t              i;
+    ngx_http_rooms_conn_t  *conn;
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = NGX_HTTP_ROOMS_EVENT_SEQ;
+    argvlen[1] = sizeof(NGX_HTTP_ROOMS_EVENT_SEQ) - 1;
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        conn = &ngx_http_rooms_conns[i];
+
+        if (conn->ac != NULL && conn->ready
+            && redisAsyncCommandArgv(conn->ac, ngx_http_rooms_redis_seq_reply,
+                                     NULL, 2, argv, argvlen)
+               == REDIS_OK)
+        {
+            return;
+        }
+    }
+
+    /* no connection for commands yet: subscribe again later */
+    redisAsyncDisconnect(ngx_http_rooms_sub.ac);
+}
+
+
+static void
 ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
     void *privdata)
 {
@@ -609,7 +682,7 @@ ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "rooms redis: subscribed to \"%V\"",
                        &ngx_http_rooms_mcf->channel);
-        ngx_http_rooms_cache_subscribed(1);
+        ngx_http_rooms_redis_resync();
         return;
     }
 
@@ -961,17 +1034,22 @@ ngx_int_t
 ngx_http_rooms_redis_append_publish(ngx_http_rooms_batch_t *b, u_char *msg,
     size_t len)
 {
-    const char  *argv[3];
-    size_t       argvlen[3];
+    const char  *argv[6];
+    size_t       argvlen[6];
 
-    argv[0] = "PUBLISH";
-    argvlen[0] = 7;
-    argv[1] = (char *) ngx_http_rooms_mcf->channel.data;
-    argvlen[1] = ngx_http_rooms_mcf->channel.len;
-    argv[2] = (char *) msg;
-    argvlen[2] = len;
+    /* EVALSHA sha 1 seqkey channel msg: numbered, so gaps show */
 
-    return ngx_http_rooms_redis_append(b, 3, argv, argvlen);
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = NGX_HTTP_ROOMS_EVENT_SEQ;
+    argvlen[3] = sizeof(NGX_HTTP_ROOMS_EVENT_SEQ) - 1;
+    argv[4] = (char *) ngx_http_rooms_mcf->channel.data;
+    argvlen[4] = ngx_http_rooms_mcf->channel.len;
+    argv[5] = (char *) msg;
+    argvlen[5] = len;
+
+    return ngx_http_rooms_redis_append_script(b, ngx_http_rooms_script_publish,
+                                              6, argv, argvlen);
 }
 
 

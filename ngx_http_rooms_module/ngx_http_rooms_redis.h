@@ -64,6 +64,7 @@ typedef struct {
 char *ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_rooms_redis_add_script(ngx_conf_t *cf, const char *text);
+ngx_int_t ngx_http_rooms_redis_init_conf(ngx_conf_t *cf);
 ngx_int_t ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle);
 
