@@ -21,12 +21,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(rooms identity)
+[ ${#suites[@]} -eq 0 ] && suites=(rooms identity admission)
 
 total_pass=0 total_fail=0 rc=0
 for s in "${suites[@]}"; do
   case "$s" in
-    rooms|identity) script="$s-e2e.mjs" ;;
+    rooms|identity|admission) script="$s-e2e.mjs" ;;
     *) script="$s" ;;
   esac
   if [ ! -f "$script" ]; then
