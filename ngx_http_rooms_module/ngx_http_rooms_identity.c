@@ -28,6 +28,23 @@
 #define NGX_HTTP_ROOMS_USER_KEY  "rooms:user:{"
 
 
+/*
+ * revoke: r becomes later than now and than any earlier r, so it is later
+ * than every iat issued so far (issuing uses max(now, r)); ARGV now in
+ * seconds, "1" to delete the identity too
+ */
+
+static const char  ngx_http_rooms_lua_revoke[] =
+    "local r = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')\n"
+    "local n = tonumber(ARGV[1]) + 1\n"
+    "if r >= n then n = r + 1 end\n"
+    "redis.call('HSET', KEYS[1], 'r', string.format('%d', n))\n"
+    "if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'd', '1') end\n"
+    "return n\n";
+
+static ngx_int_t  ngx_http_rooms_script_revoke;
+
+
 typedef struct {
     ngx_str_t                 id;          /* NUL-terminated */
     u_char                   *key;
@@ -391,19 +408,15 @@ ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* every token with an iat up to this second is refused */
+    /* EVALSHA sha 1 key now delete */
 
-    argv[0] = "HSET";
-    argvlen[0] = 4;
-    argv[1] = (char *) ctx->key;
-    argvlen[1] = ctx->key_len;
-    argv[2] = "r";
+    argv[2] = "1";
     argvlen[2] = 1;
-    argv[3] = (char *) t;
-    argvlen[3] = ngx_sprintf(t, "%L", ctx->now / 1000000 + 1) - t;
-    argv[4] = "d";
-    argvlen[4] = 1;
-    argv[5] = "1";
+    argv[3] = (char *) ctx->key;
+    argvlen[3] = ctx->key_len;
+    argv[4] = (char *) t;
+    argvlen[4] = ngx_sprintf(t, "%L", ctx->now / 1000000) - t;
+    argv[5] = (r->method == NGX_HTTP_DELETE) ? "1" : "0";
     argvlen[5] = 1;
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_revoked, ctx);
@@ -411,9 +424,8 @@ ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
         return ngx_http_rooms_identity_unavailable(r);
     }
 
-    (void) ngx_http_rooms_redis_append(b,
-                                       r->method == NGX_HTTP_DELETE ? 6 : 4,
-                                       argv, argvlen);
+    (void) ngx_http_rooms_redis_append_script(b, ngx_http_rooms_script_revoke,
+                                              6, argv, argvlen);
     (void) ngx_http_rooms_redis_append_publish(b, msg,
                                    ngx_http_rooms_event_user(msg, &ctx->id));
 
@@ -422,6 +434,16 @@ ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
     }
 
     return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_http_rooms_identity_init(ngx_conf_t *cf)
+{
+    ngx_http_rooms_script_revoke = ngx_http_rooms_redis_add_script(cf,
+                                                 ngx_http_rooms_lua_revoke);
+
+    return ngx_http_rooms_script_revoke == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }
 
 

@@ -606,7 +606,8 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_rooms_redis_init_conf(cf) != NGX_OK
-        || ngx_http_rooms_api_init(cf) != NGX_OK)
+        || ngx_http_rooms_api_init(cf) != NGX_OK
+        || ngx_http_rooms_identity_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }

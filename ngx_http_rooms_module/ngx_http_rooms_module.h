@@ -122,6 +122,7 @@ ngx_int_t ngx_http_rooms_send_simple_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 
 /* identity API (ngx_http_rooms_identity.c) */
+ngx_int_t ngx_http_rooms_identity_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_rooms_identity_route(ngx_http_request_t *r, ngx_str_t *path,
     u_char *body, size_t len);
 
