@@ -142,7 +142,7 @@ found:
 /* the decision */
 
 
-static ngx_int_t
+static ngx_table_elt_t *
 ngx_http_rooms_admission_header(ngx_http_request_t *r, char *name,
     char *value)
 {
@@ -150,7 +150,7 @@ ngx_http_rooms_admission_header(ngx_http_request_t *r, char *name,
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     h->hash = 1;
@@ -159,7 +159,7 @@ ngx_http_rooms_admission_header(ngx_http_request_t *r, char *name,
     h->value.data = (u_char *) value;
     h->value.len = ngx_strlen(value);
 
-    return NGX_OK;
+    return h;
 }
 
 
@@ -196,10 +196,12 @@ ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
         code = "Unauthorized";
         message = "A valid room token is required.";
 
-        if (ngx_http_rooms_admission_header(r, "WWW-Authenticate",
-                                            "Bearer error=\"invalid_token\"")
-            != NGX_OK)
-        {
+        /* known to nginx, so that it goes if "satisfy any" admits */
+
+        r->headers_out.www_authenticate = ngx_http_rooms_admission_header(r,
+                               "WWW-Authenticate",
+                               "Bearer error=\"invalid_token\"");
+        if (r->headers_out.www_authenticate == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -214,9 +216,7 @@ ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
         code = "ServiceUnavailable";
         message = "Admission cannot be decided now, retry later.";
 
-        if (ngx_http_rooms_admission_header(r, "Retry-After", "1")
-            != NGX_OK)
-        {
+        if (ngx_http_rooms_admission_header(r, "Retry-After", "1") == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -238,6 +238,40 @@ ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
+}
+
+
+/*
+ * The request line goes into every error log line about the request and
+ * into $request: the token in it is replaced by "***" there (the query
+ * itself, $args, is left as it is).
+ */
+
+static void
+ngx_http_rooms_admission_mask(ngx_http_request_t *r, ngx_str_t *token)
+{
+    u_char  *p, *start, *end;
+
+    start = r->request_line.data;
+    end = start + r->request_line.len;
+
+    if (token->data < start || token->data + token->len > end) {
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, r->request_line.len);
+    if (p == NULL) {
+        return;
+    }
+
+    r->request_line.data = p;
+
+    p = ngx_cpymem(p, start, token->data - start);
+    p = ngx_cpymem(p, "***", 3);
+    p = ngx_cpymem(p, token->data + token->len,
+                   end - (token->data + token->len));
+
+    r->request_line.len = p - r->request_line.data;
 }
 
 
@@ -278,6 +312,7 @@ ngx_http_rooms_admission_token(ngx_http_request_t *r,
     if (ngx_http_arg(r, (u_char *) "access_token", 12, token) == NGX_OK
         && token->len)
     {
+        ngx_http_rooms_admission_mask(r, token);
         return token;
     }
 

@@ -235,9 +235,10 @@ ngx_http_rooms_send_json(ngx_http_request_t *r, ngx_uint_t status, char *json)
 ngx_int_t
 ngx_http_rooms_send_error(ngx_http_request_t *r, rooms_error_t *err)
 {
-    size_t      len;
-    u_char     *p;
-    ngx_uint_t  level;
+    size_t                      len;
+    u_char                     *p;
+    ngx_uint_t                  level;
+    ngx_http_rooms_loc_conf_t  *rlcf;
 
     len = ngx_strlen(err->code);
 
@@ -252,12 +253,21 @@ ngx_http_rooms_send_error(ngx_http_request_t *r, rooms_error_t *err)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (!rlcf->api) {
+        /* admission logs its refusals itself */
+        goto send;
+    }
+
     level = (err->status >= 500) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
     ngx_log_error(level, r->connection->log, 0,
                   "rooms api: %V %V: %d %s: %s%s%s", &r->method_name,
                   &r->uri, err->status, err->code, err->message,
                   err->detail_code[0] ? " " : "", err->detail_message);
+
+send:
 
     return ngx_http_rooms_send_json(r, err->status, rooms_error_json(err));
 }

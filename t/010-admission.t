@@ -772,3 +772,22 @@ main::seed();
 ["^admitted\n\$", '^\{\}$', $::BODY_403]
 --- no_error_log
 [error]
+
+
+
+=== TEST 33: a token in the access_token argument is masked in the log's request line
+--- log_level: info
+--- config
+--- init
+main::seed();
+--- request eval
+"GET /media?room=1234567890123456&access_token="
+. RoomsTest::jwt_hs256($RoomsTest::JWT_KEY, 'k1',
+      { sub => $::MALLORY, iat => $::T0, exp => $::T0 + 900 })
+--- error_code: 403
+--- error_log eval
+[qr/rooms admission: room "1234567890123456" user "8:acs:rooms-test_mallory" refused: not invited/,
+ qr/request: "GET \/media\?room=1234567890123456&access_token=\*\*\* HTTP/]
+--- no_error_log eval
+[(split /\./, RoomsTest::jwt_hs256($RoomsTest::JWT_KEY, 'k1',
+      { sub => $::MALLORY, iat => $::T0, exp => $::T0 + 900 }))[2]]
