@@ -182,4 +182,168 @@ sub seed_room {
     redis('HSET', "rooms:{$id}:p", %$parts) if $parts && %$parts;
 }
 
+#===========================================================================
+# API suites (t/001-004): stored rooms, automatic request signing and
+# values carried from one block to the next.  Called by full name
+# (RoomsTest::prepare_block, ...); nothing here is exported.  Redis is
+# reached through redis() above, on db $REDIS_DB, which each suite sets.
+#===========================================================================
+
+# values kept from responses by keep(), by name, for "<%NAME%>"
+our %SAVED;
+
+# store_room(ID, %opt): stores a room as the module does, index and
+# expiry included (see ngx_http_rooms_api.c).  Times are in seconds
+# since the epoch: created, from, until (default: now, created, from + 30
+# days); pstn (0/1); participants => {rawId => role}.
+sub store_room {
+    my ($id, %o) = @_;
+
+    my $c = $o{created} // time;
+    my $f = $o{from} // $c;
+    my $u = $o{until} // $f + 30 * 86400;
+    my $us = sub { sprintf '%.0f', $_[0] * 1e6 };
+
+    redis('HSET', "rooms:{$id}", c => $us->($c), f => $us->($f),
+          u => $us->($u), p => $o{pstn} ? 1 : 0);
+    redis('PEXPIREAT', "rooms:{$id}", sprintf('%.0f', $u * 1000));
+
+    if (my $p = $o{participants}) {
+        redis('HSET', "rooms:{$id}:p", %$p);
+        redis('PEXPIREAT', "rooms:{$id}:p", sprintf('%.0f', $u * 1000));
+    }
+
+    redis('ZADD', 'rooms:index', $us->($c), $id);
+}
+
+# a time (seconds since the epoch) as the module writes it, and as the
+# ACS SDK sends it (Date.toISOString())
+sub acs_time { strftime('%Y-%m-%dT%H:%M:%S+00:00', gmtime shift) }
+sub sdk_time { strftime('%Y-%m-%dT%H:%M:%S.000Z', gmtime shift) }
+
+# percent-encoding as encodeURIComponent() does it
+sub uri_component {
+    my $s = shift;
+    $s =~ s/([^A-Za-z0-9\-_.!~*'()])/sprintf '%%%02X', ord $1/ge;
+    return $s;
+}
+
+# keep(NAME => qr/(...)/, ...): a --- response_body_filters code ref that
+# keeps $1 of each pattern in the response body as $SAVED{NAME} (undef when
+# it does not match), for "<%NAME%>" in later blocks; the body is passed on
+# unchanged.
+sub keep {
+    my %re = @_;
+
+    return sub {
+        my $body = shift;
+        for my $name (keys %re) {
+            $SAVED{$name} = defined $body && $body =~ $re{$name} ? $1 : undef;
+        }
+        return $body;
+    };
+}
+
+sub _api_expand {
+    my $s = shift;
+    return $s if !defined $s || ref $s;
+
+    $s =~ s{<%(\w+)(?:\|(uri|re))?%>}{
+        my $v = $SAVED{$1} // "(nothing kept as $1)";
+        !defined $2 ? $v : $2 eq 'uri' ? uri_component($v) : quotemeta $v
+    }ge;
+
+    return $s;
+}
+
+sub _api_dechunk {
+    my $raw = shift;
+    my $out = '';
+
+    while ($raw =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+        my $n = hex $1;
+        last if $n == 0;
+        $out .= substr $raw, 0, $n, '';
+        $raw =~ s/\A\r\n//;
+    }
+
+    return $out;
+}
+
+# method, path and query, and the body as Test::Nginx sends them
+sub _api_request_parts {
+    my ($req, $headers) = @_;
+
+    1 while $req =~ s/^\s*\#[^\n]+\s+|^\s+//s;
+
+    my ($line, $body) = split /\r?\n/, $req, 2;
+    my ($method, $uri) = split ' ', $line;
+    $uri //= '/';
+    $body //= '';
+
+    if ($headers =~ /^\s*Transfer-Encoding\s*:\s*chunked\s*$/mi) {
+        $body = _api_dechunk($body);
+
+    } elsif ($body ne '' && $headers !~ /(?:^|\n)Content-Length:/) {
+        $body =~ s/^\s+|\s+$//gs;
+    }
+
+    return ($method, $uri, $body);
+}
+
+# A block preprocessor for the API suites: add_block_preprocessor(sub {
+# RoomsTest::prepare_block(shift) }).  It runs just before its block, so
+#  * "<%NAME%>" in the request, more_headers, response_* and *error_log
+#    sections is replaced by what keep() saved in an earlier block
+#    ("<%NAME|uri%>" percent-encoded, "<%NAME|re%>" quotemeta'd);
+#  * then each request is HMAC-signed with $ACS_KEY as the ACS SDK signs
+#    it: over the request line's path and query, the Host header it is
+#    sent with ("localhost", the one Test::Nginx sends, unless
+#    more_headers has a Host header) and the body as Test::Nginx sends it
+#    -- unless its more_headers already has an Authorization or x-ms-date
+#    header, or a "# unsigned" comment line (Test::Nginx skips comments).
+sub prepare_block {
+    my $block = shift;
+
+    for my $sec (qw(response_body response_body_like response_headers
+                    response_headers_like error_log no_error_log))
+    {
+        my @v = $block->$sec;
+        next unless @v && defined $v[0];
+        $block->set_value($sec, map {
+            ref $_ eq 'ARRAY' ? [map { _api_expand($_) } @$_] : _api_expand($_)
+        } @v);
+    }
+
+    my $req = $block->request;
+    return $block unless defined $req;
+
+    my $many = ref $req eq 'ARRAY';
+    my @reqs = $many ? @$req : ($req);
+    my $more = $block->more_headers;
+    my @more = map { ref $more eq 'ARRAY' ? $more->[$_] : $more } 0 .. $#reqs;
+
+    for my $i (0 .. $#reqs) {
+        next if ref $reqs[$i];    # packets: sent as written
+
+        my $r = $reqs[$i] = _api_expand($reqs[$i]);
+        my $h = _api_expand($more[$i] // '');
+
+        if ($h !~ /^\s*(?:Authorization|x-ms-date)\s*:|^\s*#\s*unsigned\b/mi) {
+            my ($method, $uri, $body) = _api_request_parts($r, $h);
+            my ($host) = $h =~ /^\s*Host\s*:\s*(.*?)\s*$/mi;
+            $h .= "\n" if $h ne '' && $h !~ /\n\z/;
+            $h .= acs_headers($method, $uri, $body,
+                              host => $host // 'localhost');
+        }
+
+        $more[$i] = $h;
+    }
+
+    $block->set_value(request => $many ? \@reqs : $reqs[0]);
+    $block->set_value(more_headers => $many ? \@more : $more[0]);
+
+    return $block;
+}
+
 1;
