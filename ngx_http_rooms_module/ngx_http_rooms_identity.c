@@ -209,6 +209,7 @@ ngx_http_rooms_identity_create(ngx_http_request_t *r,
     size_t                       argvlen[4];
     rooms_error_t                err;
     ngx_http_rooms_batch_t      *b;
+    ngx_http_rooms_srv_conf_t   *rscf;
     ngx_http_rooms_main_conf_t  *rmcf;
 
     ngx_memzero(&err, sizeof(rooms_error_t));
@@ -217,6 +218,19 @@ ngx_http_rooms_identity_create(ngx_http_request_t *r,
         != 0)
     {
         return ngx_http_rooms_send_error(r, &err);
+    }
+
+    rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
+
+    if (ctx->req.want_token
+        && (rscf->jwks == NULL || !rooms_jwks_can_sign(rscf->jwks)))
+    {
+        /* refused before anything is stored */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rooms identity: cannot issue tokens: no "
+                      "\"rooms_token_keys\" key with a private part in "
+                      "this server");
+        return ngx_http_rooms_identity_no_signer(r);
     }
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_rooms_module);
