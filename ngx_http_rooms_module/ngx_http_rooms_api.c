@@ -61,7 +61,6 @@ static ngx_int_t ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body,
     size_t len, ngx_int_t *rc);
 static ngx_int_t ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body,
     size_t len);
-static ngx_int_t ngx_http_rooms_send_unavailable(ngx_http_request_t *r);
 
 
 static ngx_int_t  ngx_http_rooms_script_create;
@@ -286,7 +285,7 @@ ngx_http_rooms_send_simple_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_rooms_send_unavailable(ngx_http_request_t *r)
 {
     if (ngx_http_rooms_add_header(r, "Retry-After", (u_char *) "1", 1)
@@ -297,7 +296,7 @@ ngx_http_rooms_send_unavailable(ngx_http_request_t *r)
 
     return ngx_http_rooms_send_simple_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                   "ServiceUnavailable",
-                  "The room store is unavailable, retry later.");
+                  "The store is unavailable, retry later.");
 }
 
 
@@ -591,6 +590,19 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len,
 
 
 /* helpers for the operations */
+
+
+/* sends the batch: NGX_DONE, its handler finalizes; or 503 at once */
+
+ngx_int_t
+ngx_http_rooms_api_wait(ngx_http_request_t *r, ngx_http_rooms_batch_t *b)
+{
+    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
+        return ngx_http_rooms_send_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
 
 
 /* NGX_OK, or NGX_DECLINED with the request answered and *rc set */
@@ -925,11 +937,7 @@ ngx_http_rooms_api_create_exec(ngx_http_request_t *r,
     (void) ngx_http_rooms_redis_append(b, 5, argv, argvlen);
     (void) ngx_http_rooms_api_publish(r, b, ctx);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -1057,11 +1065,7 @@ ngx_http_rooms_api_create(ngx_http_request_t *r,
 
     (void) ngx_http_rooms_redis_append(b, 7, argv, argvlen);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -1123,11 +1127,7 @@ ngx_http_rooms_api_get(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx)
 
     (void) ngx_http_rooms_api_append_hmget(b, ctx);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -1265,11 +1265,7 @@ ngx_http_rooms_api_update(ngx_http_request_t *r,
                                               10, argv, argvlen);
     (void) ngx_http_rooms_api_publish(r, b, ctx);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -1333,11 +1329,7 @@ ngx_http_rooms_api_delete(ngx_http_request_t *r,
     (void) ngx_http_rooms_redis_append(b, 3, argv, argvlen);
     (void) ngx_http_rooms_api_publish(r, b, ctx);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -1564,11 +1556,7 @@ ngx_http_rooms_api_participants(ngx_http_request_t *r,
 
     (void) ngx_http_rooms_redis_append(b, 2, argv, argvlen);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -1686,11 +1674,7 @@ ngx_http_rooms_api_patch(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx,
                                               argc, argv, argvlen);
     (void) ngx_http_rooms_api_publish(r, b, ctx);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -1925,11 +1909,7 @@ ngx_http_rooms_api_list(ngx_http_request_t *r, ngx_http_rooms_api_ctx_t *ctx)
 
     (void) ngx_http_rooms_redis_append(b, 8, argv, argvlen);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 

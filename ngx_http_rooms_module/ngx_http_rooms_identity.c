@@ -55,33 +55,13 @@ typedef struct {
 
 
 static ngx_int_t
-ngx_http_rooms_identity_unavailable(ngx_http_request_t *r)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
-    ngx_str_set(&h->value, "1");
-
-    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                  "ServiceUnavailable",
-                  "The identity store is unavailable, retry later.");
-}
-
-
-static ngx_int_t
 ngx_http_rooms_identity_failed(ngx_http_request_t *r,
     ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
 {
     ngx_uint_t  i;
 
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, ngx_http_rooms_identity_unavailable(r));
+        ngx_http_finalize_request(r, ngx_http_rooms_send_unavailable(r));
         return 1;
     }
 
@@ -90,7 +70,7 @@ ngx_http_rooms_identity_failed(ngx_http_request_t *r,
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "rooms identity: redis error: %V", &replies[i].str);
             ngx_http_finalize_request(r,
-                                      ngx_http_rooms_identity_unavailable(r));
+                                      ngx_http_rooms_send_unavailable(r));
             return 1;
         }
     }
@@ -263,16 +243,12 @@ ngx_http_rooms_identity_create(ngx_http_request_t *r,
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_created, ctx);
     if (b == NULL) {
-        return ngx_http_rooms_identity_unavailable(r);
+        return ngx_http_rooms_send_unavailable(r);
     }
 
     (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_identity_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -364,16 +340,12 @@ ngx_http_rooms_identity_issue(ngx_http_request_t *r,
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_issued, ctx);
     if (b == NULL) {
-        return ngx_http_rooms_identity_unavailable(r);
+        return ngx_http_rooms_send_unavailable(r);
     }
 
     (void) ngx_http_rooms_redis_append(b, 5, argv, argvlen);
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_identity_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 
@@ -435,7 +407,7 @@ ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_revoked, ctx);
     if (b == NULL) {
-        return ngx_http_rooms_identity_unavailable(r);
+        return ngx_http_rooms_send_unavailable(r);
     }
 
     (void) ngx_http_rooms_redis_append_script(b, ngx_http_rooms_script_revoke,
@@ -443,11 +415,7 @@ ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
     (void) ngx_http_rooms_redis_append_publish(b, msg,
                                    ngx_http_rooms_event_user(msg, &ctx->id));
 
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_identity_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_rooms_api_wait(r, b);
 }
 
 

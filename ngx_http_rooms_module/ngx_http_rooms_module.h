@@ -120,6 +120,8 @@ ngx_int_t ngx_http_rooms_send_error(ngx_http_request_t *r,
     rooms_error_t *err);
 ngx_int_t ngx_http_rooms_send_simple_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
+/* 503 with Retry-After */
+ngx_int_t ngx_http_rooms_send_unavailable(ngx_http_request_t *r);
 
 /* identity API (ngx_http_rooms_identity.c) */
 ngx_int_t ngx_http_rooms_identity_init(ngx_conf_t *cf);

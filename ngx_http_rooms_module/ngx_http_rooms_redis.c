@@ -413,23 +413,28 @@ ngx_http_rooms_redis_write_handler(ngx_event_t *wev)
 
 
 static void
+ngx_http_rooms_redis_add_event(ngx_http_rooms_conn_t *conn, ngx_event_t *ev,
+    ngx_int_t event)
+{
+    if (ngx_add_event(ev, event,
+                      (ngx_event_flags & NGX_USE_CLEAR_EVENT)
+                      ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, conn->c->log, 0,
+                      "rooms redis: cannot add %s event",
+                      event == NGX_READ_EVENT ? "read" : "write");
+    }
+}
+
+
+static void
 ngx_http_rooms_redis_add_read(void *privdata)
 {
     ngx_http_rooms_conn_t  *conn = privdata;
 
-    ngx_event_t  *rev;
-
-    rev = conn->c->read;
-
-    if (!rev->active) {
-        if (ngx_add_event(rev, NGX_READ_EVENT,
-                          (ngx_event_flags & NGX_USE_CLEAR_EVENT)
-                          ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, conn->c->log, 0,
-                          "rooms redis: cannot add read event");
-        }
+    if (!conn->c->read->active) {
+        ngx_http_rooms_redis_add_event(conn, conn->c->read, NGX_READ_EVENT);
     }
 }
 
@@ -455,15 +460,7 @@ ngx_http_rooms_redis_add_write(void *privdata)
     wev = conn->c->write;
 
     if (!wev->active) {
-        if (ngx_add_event(wev, NGX_WRITE_EVENT,
-                          (ngx_event_flags & NGX_USE_CLEAR_EVENT)
-                          ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, conn->c->log, 0,
-                          "rooms redis: cannot add write event");
-        }
-
+        ngx_http_rooms_redis_add_event(conn, wev, NGX_WRITE_EVENT);
         return;
     }
 

@@ -82,6 +82,10 @@ ngx_int_t ngx_http_rooms_redis_append_publish(ngx_http_rooms_batch_t *b,
 ngx_int_t ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b);
 void ngx_http_rooms_redis_abort(ngx_http_rooms_batch_t *b);
 
+/* for a content handler: ends the batch, NGX_DONE, or answers 503 */
+ngx_int_t ngx_http_rooms_api_wait(ngx_http_request_t *r,
+    ngx_http_rooms_batch_t *b);
+
 /* a command whose reply nobody waits for (index pruning and the like) */
 void ngx_http_rooms_redis_fire(ngx_log_t *log, int argc, const char **argv,
     const size_t *argvlen);

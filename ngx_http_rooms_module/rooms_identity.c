@@ -173,7 +173,6 @@ rooms_token_object(const char *token, int64_t expires_us)
 char *
 rooms_identity_json(const char *id, const char *token, int64_t expires_us)
 {
-    char    *s;
     json_t  *root;
 
     root = json_pack("{s:{s:s}}", "identity", "id", id);
@@ -190,26 +189,12 @@ rooms_identity_json(const char *id, const char *token, int64_t expires_us)
         return NULL;
     }
 
-    s = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-
-    return s;
+    return rooms_json_dump(root);
 }
 
 
 char *
 rooms_token_json(const char *token, int64_t expires_us)
 {
-    char    *s;
-    json_t  *root;
-
-    root = rooms_token_object(token, expires_us);
-    if (root == NULL) {
-        return NULL;
-    }
-
-    s = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-
-    return s;
+    return rooms_json_dump(rooms_token_object(token, expires_us));
 }

@@ -42,6 +42,24 @@ static const char  *rooms_role_names[] = {
 };
 
 
+/* the compact text of o, which is released; NULL for a NULL o */
+
+char *
+rooms_json_dump(struct json_t *o)
+{
+    char  *s;
+
+    if (o == NULL) {
+        return NULL;
+    }
+
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+
+    return s;
+}
+
+
 int
 rooms_api_version_parse(const char *s, size_t len)
 {
@@ -795,20 +813,7 @@ rooms_model_room_object(const rooms_room_t *room, int api_version)
 char *
 rooms_room_json(const rooms_room_t *room, int api_version)
 {
-    char    *s;
-    json_t  *o;
-
-    o = rooms_model_room_object(room, api_version);
-
-    if (o == NULL) {
-        return NULL;
-    }
-
-    s = json_dumps(o, JSON_COMPACT);
-
-    json_decref(o);
-
-    return s;
+    return rooms_json_dump(rooms_model_room_object(room, api_version));
 }
 
 
@@ -817,7 +822,6 @@ rooms_room_json(const rooms_room_t *room, int api_version)
 static char *
 rooms_model_page(json_t *value, const char *next_link)
 {
-    char    *s;
     json_t  *root;
 
     root = json_object();
@@ -840,11 +844,7 @@ rooms_model_page(json_t *value, const char *next_link)
         return NULL;
     }
 
-    s = json_dumps(root, JSON_COMPACT);
-
-    json_decref(root);
-
-    return s;
+    return rooms_json_dump(root);
 }
 
 

@@ -140,6 +140,10 @@ void rooms_error_set_detail(rooms_error_t *e, const char *code,
  */
 char *rooms_error_json(const rooms_error_t *e);
 
+/* json_dumps(o, JSON_COMPACT), then json_decref(o); NULL-safe */
+struct json_t;
+char *rooms_json_dump(struct json_t *o);
+
 
 /*
  * Room create body (POST /rooms):
