@@ -984,13 +984,17 @@ ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
         return NGX_ERROR;
     }
 
-    slot = ngx_palloc(b->r->pool, sizeof(ngx_http_rooms_slot_t));
+    /*
+     * Not from r->pool: a reply (or the NULL of a dropped connection) may
+     * come after the request is gone.  hiredis calls every callback
+     * exactly once, and the callback frees its slot.
+     */
+
+    slot = ngx_alloc(sizeof(ngx_http_rooms_slot_t), b->r->connection->log);
     if (slot == NULL) {
         b->failed = 1;
         return NGX_ERROR;
     }
-
-    /* a slot is never freed before the request: it lives in r->pool */
 
     slot->batch = b;
     slot->index = b->ncmds;
@@ -999,6 +1003,7 @@ ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
                               argc, argv, argvlen)
         != REDIS_OK)
     {
+        ngx_free(slot);
         b->failed = 1;
         return NGX_ERROR;
     }
@@ -1155,9 +1160,13 @@ ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     ngx_http_rooms_slot_t  *slot = privdata;
 
+    ngx_uint_t               index;
     ngx_http_rooms_batch_t  *b;
 
     b = slot->batch;
+    index = slot->index;
+    ngx_free(slot);
+
     b->pending--;
 
     if (b->r == NULL) {
@@ -1173,7 +1182,7 @@ ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         b->failed = 1;
 
     } else if (!b->failed && b->ended) {
-        if (ngx_http_rooms_redis_copy(b->r->pool, &b->replies[slot->index],
+        if (ngx_http_rooms_redis_copy(b->r->pool, &b->replies[index],
                                       reply)
             != NGX_OK)
         {
