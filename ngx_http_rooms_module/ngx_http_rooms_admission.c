@@ -497,7 +497,19 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     }
 
     if (t != NULL) {
-        *sub = t->sub;
+        /*
+         * a copy: another request may replace the worker's slot while
+         * this one waits for Redis
+         */
+
+        sub->len = t->sub.len;
+        sub->data = ngx_pnalloc(r->pool, sub->len);
+        if (sub->data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(sub->data, t->sub.data, sub->len);
+
         *room = t->room;
         ctx->iat = t->iat;
         ctx->has_iat = t->has_iat;
