@@ -1,6 +1,6 @@
 # ACS HMAC-SHA256 authentication of the management API: what is accepted
 # (both rotated keys, the Host with a port as the SDK sends it, a clock
-# 14 minutes off) and what is refused with 401 -- and that a refused
+# 12 to 14 minutes off) and what is refused with 401 -- and that a refused
 # request changes nothing and leaves no secret in error.log.
 #
 # Requests without their own Authorization/x-ms-date headers are signed
@@ -271,11 +271,11 @@ authentication failed: signed header missing
 
 
 
-=== TEST 10: x-ms-date 14 minutes old or ahead is still accepted; an HTTP-date signed by hand too
+=== TEST 10: x-ms-date 12 minutes old or 14 ahead is still accepted (margin for slow runs); an HTTP-date signed by hand too
 --- request eval
 [("GET $::R?$::V") x 3]
 --- more_headers eval
-[main::hdrs(['GET', "$::R?$::V", '', date => time - 14 * 60]),
+[main::hdrs(['GET', "$::R?$::V", '', date => time - 12 * 60]),
  main::hdrs(['GET', "$::R?$::V", '', date => time + 14 * 60]),
  main::sig_over('GET', "$::R?$::V",
                 POSIX::strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime), 'localhost')]

@@ -168,7 +168,7 @@ GET /media?room=1234567890123456
 --- more_headers eval
 "Authorization: Bearer "
 . RoomsTest::jwt_hs256('another-key-of-forty-bytes-0123456789ABC', 'k1',
-      { sub => $::ALICE, iat => time - 10, exp => time + 600 }) . "\n"
+      { sub => $::ALICE, iat => time - 10, exp => time + 3600 }) . "\n"
 --- error_code: 401
 --- response_headers
 WWW-Authenticate: Bearer error="invalid_token"
@@ -189,7 +189,7 @@ main::seed();
 GET /media?room=1234567890123456
 --- more_headers eval
 "Authorization: Bearer "
-. RoomsTest::jwt_alg_none('k1', { sub => $::ALICE, iat => time - 10, exp => time + 600 })
+. RoomsTest::jwt_alg_none('k1', { sub => $::ALICE, iat => time - 10, exp => time + 3600 })
 . "\n"
 --- error_code: 401
 --- response_headers
@@ -209,7 +209,7 @@ GET /media?room=1234567890123456
 --- more_headers eval
 "Authorization: Bearer "
 . RoomsTest::jwt_hs256($RoomsTest::JWT_KEY, 'k9',
-      { sub => $::ALICE, iat => time - 10, exp => time + 600 }) . "\n"
+      { sub => $::ALICE, iat => time - 10, exp => time + 3600 }) . "\n"
 --- error_code: 401
 --- response_headers
 WWW-Authenticate: Bearer error="invalid_token"
@@ -247,7 +247,7 @@ main::seed();
 GET /media?room=1234567890123456
 --- more_headers eval
 "Authorization: Bearer "
-. RoomsTest::token(sub => $::ALICE, nbf => time + 30) . "\n"
+. RoomsTest::token(sub => $::ALICE, nbf => time + 3600) . "\n"
 --- error_code: 401
 --- response_headers
 WWW-Authenticate: Bearer error="invalid_token"
@@ -257,19 +257,19 @@ $::BODY_401
 
 
 
-=== TEST 10: rooms_token_leeway 60s admits nbf 30 s ahead and exp 30 s behind, not nbf 120 s ahead
+=== TEST 10: rooms_token_leeway 10m admits nbf 5 min ahead and exp 5 min behind, not nbf 1 h ahead
 --- config
-    rooms_token_leeway 60s;
+    rooms_token_leeway 10m;
 --- init
 main::seed();
 --- request eval
 ["GET /media?room=1234567890123456", "GET /media?room=1234567890123456",
  "GET /media?room=1234567890123456"]
 --- more_headers eval
-["Authorization: Bearer " . RoomsTest::token(sub => $::ALICE, nbf => time + 30) . "\n",
- "Authorization: Bearer " . RoomsTest::token(sub => $::ALICE, iat => time - 600,
-                                             exp => time - 30) . "\n",
- "Authorization: Bearer " . RoomsTest::token(sub => $::ALICE, nbf => time + 120) . "\n"]
+["Authorization: Bearer " . RoomsTest::token(sub => $::ALICE, nbf => time + 300) . "\n",
+ "Authorization: Bearer " . RoomsTest::token(sub => $::ALICE, iat => time - 900,
+                                             exp => time - 300) . "\n",
+ "Authorization: Bearer " . RoomsTest::token(sub => $::ALICE, nbf => time + 3600) . "\n"]
 --- error_code eval
 [200, 200, 401]
 --- response_headers eval

@@ -100,12 +100,12 @@ sub jwt_alg_none {
 }
 
 # token(sub => ..., room => ..., iat/exp/nbf => ...): signed with k1;
-# iat defaults to now - 10, exp to now + 600 (seconds)
+# iat defaults to now - 10, exp to now + 3600 (seconds)
 sub token {
     my %c = @_;
     my $now = time;
     $c{iat} //= $now - 10;
-    $c{exp} //= $now + 600;
+    $c{exp} //= $now + 3600;    # slow runs (valgrind) take minutes
     delete @c{ grep { !defined $c{$_} || $c{$_} eq '' } keys %c };
     return jwt_hs256($JWT_KEY, 'k1', \%c);
 }
