@@ -459,25 +459,22 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
     now = ngx_time();
     slot = 0;
-    t = NULL;
 
-    if (ctx->cached) {
-        t = ngx_http_rooms_token_get(token, &slot);
+    /* verified by this worker with these keys: the times are checked anew */
 
-        if (t != NULL) {
-            /* the signature is known good; the times are checked anew */
+    t = ngx_http_rooms_token_get(token, rscf->jwks, &slot);
 
-            if (t->exp <= now - rscf->leeway) {
-                return ngx_http_rooms_admission_deny(r, ctx,
-                                                     NGX_HTTP_UNAUTHORIZED,
-                                                     "expired");
-            }
+    if (t != NULL) {
+        if (t->exp <= now - rscf->leeway) {
+            return ngx_http_rooms_admission_deny(r, ctx,
+                                                 NGX_HTTP_UNAUTHORIZED,
+                                                 "expired");
+        }
 
-            if (t->has_nbf && t->nbf > now + rscf->leeway) {
-                return ngx_http_rooms_admission_deny(r, ctx,
-                                                     NGX_HTTP_UNAUTHORIZED,
-                                                     "not yet valid");
-            }
+        if (t->has_nbf && t->nbf > now + rscf->leeway) {
+            return ngx_http_rooms_admission_deny(r, ctx,
+                                                 NGX_HTTP_UNAUTHORIZED,
+                                                 "not yet valid");
         }
     }
 
@@ -491,9 +488,7 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
                                                  rooms_jwt_strerror(rc));
         }
 
-        if (ctx->cached) {
-            t = ngx_http_rooms_token_put(slot, token, &claims);
-        }
+        t = ngx_http_rooms_token_put(slot, token, rscf->jwks, &claims);
     }
 
     if (t != NULL) {

@@ -91,6 +91,7 @@ typedef struct {
 typedef struct {
     u_char                    *token;       /* NULL: empty slot */
     size_t                     len;
+    rooms_jwks_t              *keys;        /* that verified it */
     ngx_http_rooms_token_t     t;
 } ngx_http_rooms_token_slot_t;
 
@@ -318,17 +319,19 @@ ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle)
     ngx_http_rooms_cache = NULL;
     ngx_http_rooms_subscribed = 0;
 
-    if (rmcf == NULL || rmcf->cache_zone == NULL) {
+    if (rmcf == NULL || !rmcf->used) {
         return NGX_OK;
     }
-
-    ngx_http_rooms_cache = rmcf->cache_zone->data;
 
     ngx_http_rooms_tokens = ngx_pcalloc(cycle->pool,
                                         NGX_HTTP_ROOMS_TOKEN_SLOTS
                                         * sizeof(ngx_http_rooms_token_slot_t));
     if (ngx_http_rooms_tokens == NULL) {
         return NGX_ERROR;
+    }
+
+    if (rmcf->cache_zone != NULL) {
+        ngx_http_rooms_cache = rmcf->cache_zone->data;
     }
 
     return NGX_OK;
@@ -945,7 +948,8 @@ ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
 
 
 ngx_http_rooms_token_t *
-ngx_http_rooms_token_get(ngx_str_t *token, ngx_uint_t *slot)
+ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
+    ngx_uint_t *slot)
 {
     ngx_http_rooms_token_slot_t  *s;
 
@@ -959,7 +963,7 @@ ngx_http_rooms_token_get(ngx_str_t *token, ngx_uint_t *slot)
 
     /* the whole token is compared: a signature alone proves nothing */
 
-    if (s->token != NULL && s->len == token->len
+    if (s->token != NULL && s->keys == keys && s->len == token->len
         && ngx_memcmp(s->token, token->data, token->len) == 0)
     {
         return &s->t;
@@ -971,7 +975,7 @@ ngx_http_rooms_token_get(ngx_str_t *token, ngx_uint_t *slot)
 
 ngx_http_rooms_token_t *
 ngx_http_rooms_token_put(ngx_uint_t slot, ngx_str_t *token,
-    rooms_jwt_claims_t *claims)
+    rooms_jwks_t *keys, rooms_jwt_claims_t *claims)
 {
     u_char                       *p;
     size_t                        sub, room;
@@ -995,6 +999,7 @@ ngx_http_rooms_token_put(ngx_uint_t slot, ngx_str_t *token,
 
     s->token = p;
     s->len = token->len;
+    s->keys = keys;
     p = ngx_cpymem(p, token->data, token->len);
 
     s->t.sub.data = p;

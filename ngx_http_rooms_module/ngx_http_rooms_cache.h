@@ -68,9 +68,9 @@ void ngx_http_rooms_cache_resync(uint64_t seq);
 
 /* the per-worker cache of verified tokens */
 ngx_http_rooms_token_t *ngx_http_rooms_token_get(ngx_str_t *token,
-    ngx_uint_t *slot);
+    rooms_jwks_t *keys, ngx_uint_t *slot);
 ngx_http_rooms_token_t *ngx_http_rooms_token_put(ngx_uint_t slot,
-    ngx_str_t *token, rooms_jwt_claims_t *claims);
+    ngx_str_t *token, rooms_jwks_t *keys, rooms_jwt_claims_t *claims);
 
 /* publishing: the message for a room or a user */
 size_t ngx_http_rooms_event_room(u_char *buf, ngx_str_t *room);
