@@ -32,7 +32,7 @@
 #include "rooms_id.h"
 
 
-#define NGX_HTTP_ROOMS_TOKEN_SLOTS   4096
+#define NGX_HTTP_ROOMS_TOKEN_WAYS    4
 #define NGX_HTTP_ROOMS_EVICT         8
 
 
@@ -92,6 +92,7 @@ typedef struct {
     u_char                    *token;       /* NULL: empty slot */
     size_t                     len;
     rooms_jwks_t              *keys;        /* that verified it */
+    ngx_uint_t                 used;        /* for the LRU of its set */
     ngx_http_rooms_token_t     t;
 } ngx_http_rooms_token_slot_t;
 
@@ -99,6 +100,8 @@ typedef struct {
 static ngx_http_rooms_cache_ctx_t   *ngx_http_rooms_cache;
 static ngx_uint_t                    ngx_http_rooms_subscribed;
 static ngx_http_rooms_token_slot_t  *ngx_http_rooms_tokens;
+static ngx_uint_t                    ngx_http_rooms_token_sets;
+static ngx_uint_t                    ngx_http_rooms_token_clock;
 
 
 /* configuration */
@@ -323,11 +326,26 @@ ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    ngx_http_rooms_tokens = ngx_pcalloc(cycle->pool,
-                                        NGX_HTTP_ROOMS_TOKEN_SLOTS
-                                        * sizeof(ngx_http_rooms_token_slot_t));
-    if (ngx_http_rooms_tokens == NULL) {
-        return NGX_ERROR;
+    /* sets of 4, a power of two of them, at least token_cache entries */
+
+    ngx_http_rooms_token_sets = 0;
+
+    if (rmcf->token_cache) {
+        ngx_http_rooms_token_sets = 1;
+
+        while (ngx_http_rooms_token_sets * NGX_HTTP_ROOMS_TOKEN_WAYS
+               < rmcf->token_cache)
+        {
+            ngx_http_rooms_token_sets <<= 1;
+        }
+
+        ngx_http_rooms_tokens = ngx_pcalloc(cycle->pool,
+                                       ngx_http_rooms_token_sets
+                                       * NGX_HTTP_ROOMS_TOKEN_WAYS
+                                       * sizeof(ngx_http_rooms_token_slot_t));
+        if (ngx_http_rooms_tokens == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     if (rmcf->cache_zone != NULL) {
@@ -347,7 +365,9 @@ ngx_http_rooms_cache_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    for (i = 0; i < NGX_HTTP_ROOMS_TOKEN_SLOTS; i++) {
+    for (i = 0; i < ngx_http_rooms_token_sets * NGX_HTTP_ROOMS_TOKEN_WAYS;
+         i++)
+    {
         ngx_free(ngx_http_rooms_tokens[i].token);
     }
 
@@ -944,30 +964,46 @@ ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
 }
 
 
-/* verified tokens, per worker: a direct-mapped table keyed by the token */
+/*
+ * Verified tokens, per worker: a 4-way set-associative table keyed by the
+ * whole token, least recently used out of its set.
+ */
 
 
 ngx_http_rooms_token_t *
 ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
     ngx_uint_t *slot)
 {
+    ngx_uint_t                    i, set, victim;
     ngx_http_rooms_token_slot_t  *s;
 
     if (ngx_http_rooms_tokens == NULL) {
         return NULL;
     }
 
-    *slot = ngx_murmur_hash2(token->data, token->len)
-            % NGX_HTTP_ROOMS_TOKEN_SLOTS;
-    s = &ngx_http_rooms_tokens[*slot];
+    set = (ngx_murmur_hash2(token->data, token->len)
+           & (ngx_http_rooms_token_sets - 1))
+          * NGX_HTTP_ROOMS_TOKEN_WAYS;
+    victim = set;
 
-    /* the whole token is compared: a signature alone proves nothing */
+    for (i = set; i < set + NGX_HTTP_ROOMS_TOKEN_WAYS; i++) {
+        s = &ngx_http_rooms_tokens[i];
 
-    if (s->token != NULL && s->keys == keys && s->len == token->len
-        && ngx_memcmp(s->token, token->data, token->len) == 0)
-    {
-        return &s->t;
+        /* the whole token is compared: a signature alone proves nothing */
+
+        if (s->token != NULL && s->keys == keys && s->len == token->len
+            && ngx_memcmp(s->token, token->data, token->len) == 0)
+        {
+            s->used = ++ngx_http_rooms_token_clock;
+            return &s->t;
+        }
+
+        if (s->used < ngx_http_rooms_tokens[victim].used) {
+            victim = i;
+        }
     }
+
+    *slot = victim;
 
     return NULL;
 }
@@ -1000,6 +1036,7 @@ ngx_http_rooms_token_put(ngx_uint_t slot, ngx_str_t *token,
     s->token = p;
     s->len = token->len;
     s->keys = keys;
+    s->used = ++ngx_http_rooms_token_clock;
     p = ngx_cpymem(p, token->data, token->len);
 
     s->t.sub.data = p;

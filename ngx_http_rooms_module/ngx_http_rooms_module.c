@@ -63,6 +63,13 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
       offsetof(ngx_http_rooms_main_conf_t, resource),
       NULL },
 
+    { ngx_string("rooms_token_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, token_cache),
+      NULL },
+
     { ngx_string("rooms_access_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_http_rooms_access_key,
@@ -171,6 +178,8 @@ ngx_http_rooms_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    rmcf->token_cache = NGX_CONF_UNSET_UINT;
+
     /*
      * set by ngx_pcalloc():
      *
@@ -190,6 +199,14 @@ ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_rooms_main_conf_t  *rmcf = conf;
 
     size_t  i;
+
+    ngx_conf_init_uint_value(rmcf->token_cache, 16384);
+
+    if (rmcf->token_cache > 16 * 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_token_cache: at most 16777216 tokens");
+        return NGX_CONF_ERROR;
+    }
 
     if (rmcf->resource.data == NULL) {
         ngx_str_set(&rmcf->resource, "00000000-0000-4000-8000-000000000000");

@@ -50,6 +50,7 @@ typedef struct {
     ngx_str_t                     resource;    /* identity id prefix */
     ngx_str_t                     channel;     /* pub/sub of changes */
     ngx_shm_zone_t               *cache_zone;  /* NULL: no rooms_cache */
+    ngx_uint_t                    token_cache; /* entries, per worker */
     ngx_flag_t                    used;        /* some location needs it */
 } ngx_http_rooms_main_conf_t;
 
