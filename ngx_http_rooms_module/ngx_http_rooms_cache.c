@@ -36,21 +36,32 @@
 #define NGX_HTTP_ROOMS_EVICT         8
 
 
+/*
+ * 120 bytes, so that the slab allocator gives it a 128-byte slot: the
+ * generations and the epoch are kept as their low 32 bits (only equality
+ * matters), the revocation in seconds (0: none) and the expiry as the low
+ * 32 bits of ngx_current_msec.
+ */
+
 typedef struct {
     ngx_rbtree_node_t          node;        /* key: room ^ user bits */
     ngx_queue_t                queue;
     uint64_t                   room;
     u_char                     user[NGX_HTTP_ROOMS_DIGEST_LEN];
-    uint64_t                   room_gen;
-    uint64_t                   user_gen;
-    uint64_t                   epoch;
     int64_t                    from;
     int64_t                    until;
-    int64_t                    revoked;
-    ngx_msec_t                 expire;
+    uint32_t                   room_gen;
+    uint32_t                   user_gen;
+    uint32_t                   epoch;
+    uint32_t                   revoked;
+    uint32_t                   expire;
     int8_t                     role;
     uint8_t                    deleted;
 } ngx_http_rooms_entry_t;
+
+
+#define ngx_http_rooms_entry_live(e)                                         \
+    ((int32_t) ((e)->expire - (uint32_t) ngx_current_msec) > 0)
 
 
 typedef struct {
@@ -507,7 +518,7 @@ ngx_http_rooms_cache_expire(ngx_http_rooms_cache_ctx_t *ctx, ngx_uint_t force)
         q = ngx_queue_last(&ctx->sh->entries_lru);
         e = ngx_queue_data(q, ngx_http_rooms_entry_t, queue);
 
-        if (!force && (ngx_msec_int_t) (e->expire - ngx_current_msec) > 0) {
+        if (!force && ngx_http_rooms_entry_live(e)) {
             break;
         }
 
@@ -871,10 +882,11 @@ ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    snap->room_gen = ngx_http_rooms_gen_get(sh, (ngx_rbtree_key_t) room, rid);
-    snap->user_gen = ngx_http_rooms_gen_get(sh, ngx_http_rooms_user_key(user),
-                                            user);
-    snap->epoch = sh->epoch;
+    snap->room_gen = (uint32_t) ngx_http_rooms_gen_get(sh,
+                                              (ngx_rbtree_key_t) room, rid);
+    snap->user_gen = (uint32_t) ngx_http_rooms_gen_get(sh,
+                                      ngx_http_rooms_user_key(user), user);
+    snap->epoch = (uint32_t) sh->epoch;
     snap->usable = 1;
 
     e = ngx_http_rooms_entry_find(sh, room, user);
@@ -882,11 +894,11 @@ ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
     if (e != NULL) {
         if (e->room_gen == snap->room_gen && e->user_gen == snap->user_gen
             && e->epoch == snap->epoch
-            && (ngx_msec_int_t) (e->expire - ngx_current_msec) > 0)
+            && ngx_http_rooms_entry_live(e))
         {
             facts->from = e->from;
             facts->until = e->until;
-            facts->revoked = e->revoked;
+            facts->revoked = e->revoked ? (int64_t) e->revoked : -1;
             facts->role = e->role;
             facts->deleted = e->deleted;
 
@@ -917,7 +929,10 @@ ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
 
     ctx = ngx_http_rooms_cache;
 
-    if (ctx == NULL || !snap->usable || !ngx_http_rooms_subscribed) {
+    if (ctx == NULL || !snap->usable || !ngx_http_rooms_subscribed
+        || facts->revoked > (int64_t) UINT32_MAX)
+    {
+        /* (a revocation past 2106 does not fit an entry: not cached) */
         return;
     }
 
@@ -955,10 +970,10 @@ ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
     e->epoch = snap->epoch;
     e->from = facts->from;
     e->until = facts->until;
-    e->revoked = facts->revoked;
+    e->revoked = facts->revoked > 0 ? (uint32_t) facts->revoked : 0;
     e->role = (int8_t) facts->role;
     e->deleted = facts->deleted;
-    e->expire = ngx_current_msec + ctx->ttl;
+    e->expire = (uint32_t) (ngx_current_msec + ctx->ttl);
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }

@@ -200,7 +200,7 @@ ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf)
 
     size_t  i;
 
-    ngx_conf_init_uint_value(rmcf->token_cache, 16384);
+    ngx_conf_init_uint_value(rmcf->token_cache, 65536);
 
     if (rmcf->token_cache > 16 * 1024 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -76,9 +76,9 @@ typedef struct {
 
 /* the admission cache's generations, taken before asking Redis */
 typedef struct {
-    uint64_t                      room_gen;
-    uint64_t                      user_gen;
-    uint64_t                      epoch;
+    uint32_t                      room_gen;
+    uint32_t                      user_gen;
+    uint32_t                      epoch;
     unsigned                      usable:1;
 } ngx_http_rooms_snap_t;
 
