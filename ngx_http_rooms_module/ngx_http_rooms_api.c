@@ -61,6 +61,8 @@ static ngx_int_t ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body,
     size_t len, ngx_int_t *rc);
 static ngx_int_t ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body,
     size_t len);
+static ngx_int_t ngx_http_rooms_api_content_type(ngx_http_request_t *r,
+    size_t len, ngx_int_t *rc);
 
 
 static ngx_int_t  ngx_http_rooms_script_create;
@@ -404,7 +406,9 @@ ngx_http_rooms_api_body(ngx_http_request_t *r)
 
     *p = '\0';
 
-    if (ngx_http_rooms_api_auth(r, body, len, &rc) == NGX_OK) {
+    if (ngx_http_rooms_api_auth(r, body, len, &rc) == NGX_OK
+        && ngx_http_rooms_api_content_type(r, len, &rc) == NGX_OK)
+    {
         rc = ngx_http_rooms_api_route(r, body, len);
     }
 
@@ -414,6 +418,52 @@ ngx_http_rooms_api_body(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * A body must be JSON: application/json, or application/merge-patch+json
+ * as the SDK sends on PATCH, with or without parameters.  A body without
+ * a Content-Type is read as JSON too.
+ */
+
+static ngx_int_t
+ngx_http_rooms_api_content_type(ngx_http_request_t *r, size_t len,
+    ngx_int_t *rc)
+{
+    u_char     *p, *last;
+    ngx_str_t   type;
+
+    if (len == 0 || r->headers_in.content_type == NULL) {
+        return NGX_OK;
+    }
+
+    type = r->headers_in.content_type->value;
+    last = type.data + type.len;
+
+    for (p = type.data; p < last && *p != ';' && *p != ' '; p++) {
+        /* void */
+    }
+
+    type.len = p - type.data;
+
+    if ((type.len == 16
+         && ngx_strncasecmp(type.data, (u_char *) "application/json", 16)
+            == 0)
+        || (type.len == 28
+            && ngx_strncasecmp(type.data,
+                               (u_char *) "application/merge-patch+json", 28)
+               == 0))
+    {
+        return NGX_OK;
+    }
+
+    *rc = ngx_http_rooms_send_simple_error(r,
+                  NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType",
+                  "The body must be application/json or "
+                  "application/merge-patch+json.");
+
+    return NGX_DECLINED;
 }
 
 

@@ -616,3 +616,27 @@ main::malformed('Too many participants: at most 1000 can be sent at once.', 'par
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 28: a body that says it is not JSON: 415 UnsupportedMediaType; JSON types with parameters, merge-patch and no Content-Type are read
+--- init
+RoomsTest::redis('FLUSHDB');
+--- request eval
+[map { "POST /rooms?$::V\n{}" } 1 .. 6]
+--- more_headers eval
+["Content-Type: text/plain", "Content-Type: application/x-www-form-urlencoded",
+ "Content-Type: application/jsonp", "Content-Type: application/json; charset=utf-8",
+ "Content-Type: application/merge-patch+json", ""]
+--- error_code eval
+[415, 415, 415, 201, 201, 201]
+--- response_headers eval
+["x-ms-error-code: UnsupportedMediaType", "x-ms-error-code: UnsupportedMediaType",
+ "x-ms-error-code: UnsupportedMediaType", "!x-ms-error-code", "!x-ms-error-code",
+ "!x-ms-error-code"]
+--- response_body_like eval
+[(qr/^\{"error":\{"code":"UnsupportedMediaType","message":"The body must be application\/json or application\/merge-patch\+json\."\}\}$/) x 3,
+ (qr/^\{"id":"\d{17}"/) x 3]
+--- no_error_log
+[alert]
+[crit]
