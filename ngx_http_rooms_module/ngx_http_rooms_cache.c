@@ -989,6 +989,7 @@ ngx_http_rooms_token_t *
 ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
     ngx_uint_t *slot)
 {
+    u_char                       *sig;
     ngx_uint_t                    i, set, victim;
     ngx_http_rooms_token_slot_t  *s;
 
@@ -996,7 +997,20 @@ ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
         return NULL;
     }
 
-    set = (ngx_murmur_hash2(token->data, token->len)
+    /*
+     * the set comes from the signature part alone, which is short and as
+     * random as a hash; the whole token is still compared below
+     */
+
+    sig = token->data + token->len;
+
+    while (sig > token->data && sig[-1] != '.'
+           && token->data + token->len - sig < 128)
+    {
+        sig--;
+    }
+
+    set = (ngx_murmur_hash2(sig, token->data + token->len - sig)
            & (ngx_http_rooms_token_sets - 1))
           * NGX_HTTP_ROOMS_TOKEN_WAYS;
     victim = set;
