@@ -812,7 +812,7 @@ ngx_http_rooms_api_room(ngx_http_rooms_api_ctx_t *ctx,
  * otherwise the response is sent and the request finalized
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_rooms_api_replies_ok(ngx_http_request_t *r,
     ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
 {
@@ -826,7 +826,7 @@ ngx_http_rooms_api_replies_ok(ngx_http_request_t *r,
     for (i = 0; i < n; i++) {
         if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "rooms api: redis error: %V", &replies[i].str);
+                          "rooms: redis error: %V", &replies[i].str);
 
             ngx_http_finalize_request(r, ngx_http_rooms_send_unavailable(r));
             return NGX_ERROR;

@@ -55,31 +55,6 @@ typedef struct {
 
 
 static ngx_int_t
-ngx_http_rooms_identity_failed(ngx_http_request_t *r,
-    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
-{
-    ngx_uint_t  i;
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, ngx_http_rooms_send_unavailable(r));
-        return 1;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "rooms identity: redis error: %V", &replies[i].str);
-            ngx_http_finalize_request(r,
-                                      ngx_http_rooms_send_unavailable(r));
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static ngx_int_t
 ngx_http_rooms_identity_set_key(ngx_http_request_t *r,
     ngx_http_rooms_identity_ctx_t *ctx)
 {
@@ -152,7 +127,7 @@ ngx_http_rooms_identity_created(ngx_http_request_t *r, void *data,
     char     *token, *json;
     int64_t   exp;
 
-    if (ngx_http_rooms_identity_failed(r, replies, n, rc)) {
+    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
@@ -265,7 +240,7 @@ ngx_http_rooms_identity_issued(ngx_http_request_t *r, void *data,
     int64_t                  iat, revoked, exp;
     ngx_http_rooms_reply_t  *f;
 
-    if (ngx_http_rooms_identity_failed(r, replies, n, rc)) {
+    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
@@ -360,7 +335,7 @@ ngx_http_rooms_identity_revoked(ngx_http_request_t *r, void *data,
 
     u_char  user[NGX_HTTP_ROOMS_DIGEST_LEN];
 
-    if (ngx_http_rooms_identity_failed(r, replies, n, rc)) {
+    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 

@@ -82,6 +82,13 @@ ngx_int_t ngx_http_rooms_redis_append_publish(ngx_http_rooms_batch_t *b,
 ngx_int_t ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b);
 void ngx_http_rooms_redis_abort(ngx_http_rooms_batch_t *b);
 
+/*
+ * for a reply handler: NGX_OK, or the request is answered with 503 (Redis
+ * did not answer, or answered an error) and finalized
+ */
+ngx_int_t ngx_http_rooms_api_replies_ok(ngx_http_request_t *r,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc);
+
 /* for a content handler: ends the batch, NGX_DONE, or answers 503 */
 ngx_int_t ngx_http_rooms_api_wait(ngx_http_request_t *r,
     ngx_http_rooms_batch_t *b);
