@@ -451,18 +451,18 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
 {
     int                         rc;
     time_t                      now;
-    ngx_uint_t                  slot;
+    ngx_uint_t                  hash;
     rooms_jwt_claims_t          claims;
     ngx_http_rooms_token_t     *t;
     ngx_http_rooms_srv_conf_t  *rscf;
 
     rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
     now = ngx_time();
-    slot = 0;
+    hash = 0;
 
     /* verified by this worker with these keys: the times are checked anew */
 
-    t = ngx_http_rooms_token_get(token, rscf->jwks, &slot);
+    t = ngx_http_rooms_token_get(token, rscf->jwks, &hash);
 
     if (t != NULL) {
         if (t->exp <= now - rscf->leeway) {
@@ -479,6 +479,8 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     }
 
     if (t == NULL) {
+        ngx_http_rooms_token_verifications++;
+
         rc = rooms_jwt_verify(rscf->jwks, (char *) token->data, token->len,
                               now, rscf->leeway, &claims);
 
@@ -488,7 +490,7 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
                                                  rooms_jwt_strerror(rc));
         }
 
-        t = ngx_http_rooms_token_put(slot, token, rscf->jwks, &claims);
+        t = ngx_http_rooms_token_put(hash, token, rscf->jwks, &claims);
     }
 
     if (t != NULL) {

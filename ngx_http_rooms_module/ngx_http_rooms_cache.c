@@ -32,7 +32,6 @@
 #include "rooms_id.h"
 
 
-#define NGX_HTTP_ROOMS_TOKEN_WAYS    4
 #define NGX_HTTP_ROOMS_EVICT         8
 
 
@@ -99,20 +98,31 @@ typedef struct {
 } ngx_http_rooms_cache_ctx_t;
 
 
-typedef struct {
-    u_char                    *token;       /* NULL: empty slot */
-    size_t                     len;
-    rooms_jwks_t              *keys;        /* that verified it */
-    ngx_uint_t                 used;        /* for the LRU of its set */
-    ngx_http_rooms_token_t     t;
-} ngx_http_rooms_token_slot_t;
+typedef struct ngx_http_rooms_token_slot_s  ngx_http_rooms_token_slot_t;
+
+struct ngx_http_rooms_token_slot_s {
+    ngx_http_rooms_token_slot_t  *next;       /* in its bucket */
+    ngx_queue_t                   queue;      /* most recently used first */
+    u_char                       *token;
+    size_t                        len;
+    ngx_uint_t                    hash;
+    rooms_jwks_t                 *keys;       /* that verified it */
+    ngx_http_rooms_token_t        t;
+};
 
 
-static ngx_http_rooms_cache_ctx_t   *ngx_http_rooms_cache;
-static ngx_uint_t                    ngx_http_rooms_subscribed;
-static ngx_http_rooms_token_slot_t  *ngx_http_rooms_tokens;
-static ngx_uint_t                    ngx_http_rooms_token_sets;
-static ngx_uint_t                    ngx_http_rooms_token_clock;
+static ngx_http_rooms_cache_ctx_t    *ngx_http_rooms_cache;
+static ngx_uint_t                     ngx_http_rooms_subscribed;
+
+/* verified tokens: all slots up front, a bucket array, one LRU queue */
+static ngx_http_rooms_token_slot_t   *ngx_http_rooms_tokens;
+static ngx_http_rooms_token_slot_t  **ngx_http_rooms_token_buckets;
+static ngx_uint_t                     ngx_http_rooms_token_mask;
+static ngx_uint_t                     ngx_http_rooms_token_max;
+static ngx_uint_t                     ngx_http_rooms_token_n;
+static ngx_queue_t                    ngx_http_rooms_token_lru;
+
+ngx_uint_t                            ngx_http_rooms_token_verifications;
 
 
 /* configuration */
@@ -337,24 +347,33 @@ ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    /* sets of 4, a power of two of them, at least token_cache entries */
+    /* as many slots as asked for; at least as many buckets, a power of 2 */
 
-    ngx_http_rooms_token_sets = 0;
+    ngx_http_rooms_token_max = rmcf->token_cache;
+    ngx_http_rooms_token_n = 0;
+    ngx_http_rooms_token_verifications = 0;
+    ngx_queue_init(&ngx_http_rooms_token_lru);
 
     if (rmcf->token_cache) {
-        ngx_http_rooms_token_sets = 1;
+        ngx_http_rooms_token_mask = 1;
 
-        while (ngx_http_rooms_token_sets * NGX_HTTP_ROOMS_TOKEN_WAYS
-               < rmcf->token_cache)
-        {
-            ngx_http_rooms_token_sets <<= 1;
+        while (ngx_http_rooms_token_mask < rmcf->token_cache) {
+            ngx_http_rooms_token_mask <<= 1;
         }
 
+        ngx_http_rooms_token_buckets = ngx_pcalloc(cycle->pool,
+                                  ngx_http_rooms_token_mask
+                                  * sizeof(ngx_http_rooms_token_slot_t *));
+        ngx_http_rooms_token_mask--;
+
         ngx_http_rooms_tokens = ngx_pcalloc(cycle->pool,
-                                       ngx_http_rooms_token_sets
-                                       * NGX_HTTP_ROOMS_TOKEN_WAYS
-                                       * sizeof(ngx_http_rooms_token_slot_t));
-        if (ngx_http_rooms_tokens == NULL) {
+                                      rmcf->token_cache
+                                      * sizeof(ngx_http_rooms_token_slot_t));
+
+        if (ngx_http_rooms_tokens == NULL
+            || ngx_http_rooms_token_buckets == NULL)
+        {
+            ngx_http_rooms_tokens = NULL;
             return NGX_ERROR;
         }
     }
@@ -376,9 +395,7 @@ ngx_http_rooms_cache_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    for (i = 0; i < ngx_http_rooms_token_sets * NGX_HTTP_ROOMS_TOKEN_WAYS;
-         i++)
-    {
+    for (i = 0; i < ngx_http_rooms_token_n; i++) {
         ngx_free(ngx_http_rooms_tokens[i].token);
     }
 
@@ -980,17 +997,19 @@ ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
 
 
 /*
- * Verified tokens, per worker: a 4-way set-associative table keyed by the
- * whole token, least recently used out of its set.
+ * Verified tokens, per worker: a hash table keyed by the whole token and the
+ * key set that verified it, holding up to rooms_token_cache tokens, the
+ * least recently used one out when it is full.  Nothing is evicted before
+ * then, so a working set that fits is verified once.
  */
 
 
 ngx_http_rooms_token_t *
 ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
-    ngx_uint_t *slot)
+    ngx_uint_t *hash)
 {
     u_char                       *sig;
-    ngx_uint_t                    i, set, victim;
+    ngx_uint_t                    h;
     ngx_http_rooms_token_slot_t  *s;
 
     if (ngx_http_rooms_tokens == NULL) {
@@ -998,7 +1017,7 @@ ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
     }
 
     /*
-     * the set comes from the signature part alone, which is short and as
+     * the hash comes from the signature part alone, which is short and as
      * random as a hash; the whole token is still compared below
      */
 
@@ -1010,47 +1029,40 @@ ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
         sig--;
     }
 
-    set = (ngx_murmur_hash2(sig, token->data + token->len - sig)
-           & (ngx_http_rooms_token_sets - 1))
-          * NGX_HTTP_ROOMS_TOKEN_WAYS;
-    victim = set;
+    h = ngx_murmur_hash2(sig, token->data + token->len - sig);
+    *hash = h;
 
-    for (i = set; i < set + NGX_HTTP_ROOMS_TOKEN_WAYS; i++) {
-        s = &ngx_http_rooms_tokens[i];
-
+    for (s = ngx_http_rooms_token_buckets[h & ngx_http_rooms_token_mask];
+         s != NULL;
+         s = s->next)
+    {
         /* the whole token is compared: a signature alone proves nothing */
 
-        if (s->token != NULL && s->keys == keys && s->len == token->len
+        if (s->hash == h && s->keys == keys && s->len == token->len
             && ngx_memcmp(s->token, token->data, token->len) == 0)
         {
-            s->used = ++ngx_http_rooms_token_clock;
+            ngx_queue_remove(&s->queue);
+            ngx_queue_insert_head(&ngx_http_rooms_token_lru, &s->queue);
             return &s->t;
         }
-
-        if (s->used < ngx_http_rooms_tokens[victim].used) {
-            victim = i;
-        }
     }
-
-    *slot = victim;
 
     return NULL;
 }
 
 
 ngx_http_rooms_token_t *
-ngx_http_rooms_token_put(ngx_uint_t slot, ngx_str_t *token,
+ngx_http_rooms_token_put(ngx_uint_t hash, ngx_str_t *token,
     rooms_jwks_t *keys, rooms_jwt_claims_t *claims)
 {
-    u_char                       *p;
-    size_t                        sub, room;
-    ngx_http_rooms_token_slot_t  *s;
+    u_char                        *p;
+    size_t                         sub, room;
+    ngx_queue_t                   *q;
+    ngx_http_rooms_token_slot_t   *s, **pp;
 
     if (ngx_http_rooms_tokens == NULL) {
         return NULL;
     }
-
-    s = &ngx_http_rooms_tokens[slot];
 
     sub = ngx_strlen(claims->sub);
     room = claims->has_room ? ngx_strlen(claims->room) : 0;
@@ -1060,12 +1072,38 @@ ngx_http_rooms_token_put(ngx_uint_t slot, ngx_str_t *token,
         return NULL;
     }
 
-    ngx_free(s->token);
+    if (ngx_http_rooms_token_n < ngx_http_rooms_token_max) {
+        s = &ngx_http_rooms_tokens[ngx_http_rooms_token_n++];
+
+    } else {
+        /* full: the least recently used token goes */
+
+        q = ngx_queue_last(&ngx_http_rooms_token_lru);
+        s = ngx_queue_data(q, ngx_http_rooms_token_slot_t, queue);
+        ngx_queue_remove(q);
+
+        for (pp = &ngx_http_rooms_token_buckets[s->hash
+                                                & ngx_http_rooms_token_mask];
+             *pp != s;
+             pp = &(*pp)->next)
+        {
+            /* void */
+        }
+
+        *pp = s->next;
+        ngx_free(s->token);
+    }
 
     s->token = p;
     s->len = token->len;
+    s->hash = hash;
     s->keys = keys;
-    s->used = ++ngx_http_rooms_token_clock;
+
+    pp = &ngx_http_rooms_token_buckets[hash & ngx_http_rooms_token_mask];
+    s->next = *pp;
+    *pp = s;
+    ngx_queue_insert_head(&ngx_http_rooms_token_lru, &s->queue);
+
     p = ngx_cpymem(p, token->data, token->len);
 
     s->t.sub.data = p;
@@ -1103,7 +1141,7 @@ ngx_http_rooms_cache_stats(ngx_http_request_t *r, ngx_str_t *out)
         return NGX_DECLINED;
     }
 
-    p = ngx_pnalloc(r->pool, 6 * NGX_ATOMIC_T_LEN + 128);
+    p = ngx_pnalloc(r->pool, 8 * NGX_ATOMIC_T_LEN + 160);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -1115,12 +1153,14 @@ ngx_http_rooms_cache_stats(ngx_http_request_t *r, ngx_str_t *out)
     out->data = p;
     out->len = ngx_sprintf(p, "entries=%uA generations=%uA hits=%uA "
                            "misses=%uA evictions=%uA zone=%uz "
-                           "subscribed=%ui",
+                           "subscribed=%ui tokens=%ui verifications=%ui",
                            sh->entries_n, sh->gens_n, sh->hits, sh->misses,
                            sh->evictions,
                            (size_t) ((u_char *) ctx->shpool->end
                                      - (u_char *) ctx->shpool),
-                           ngx_http_rooms_subscribed)
+                           ngx_http_rooms_subscribed,
+                           ngx_http_rooms_token_n,
+                           ngx_http_rooms_token_verifications)
                - p;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);

@@ -66,11 +66,14 @@ void ngx_http_rooms_cache_flush(void);
 void ngx_http_rooms_cache_subscribed(ngx_uint_t up);
 void ngx_http_rooms_cache_resync(uint64_t seq);
 
-/* the per-worker cache of verified tokens */
+/* the per-worker cache of verified tokens; get sets the hash put takes */
 ngx_http_rooms_token_t *ngx_http_rooms_token_get(ngx_str_t *token,
-    rooms_jwks_t *keys, ngx_uint_t *slot);
-ngx_http_rooms_token_t *ngx_http_rooms_token_put(ngx_uint_t slot,
+    rooms_jwks_t *keys, ngx_uint_t *hash);
+ngx_http_rooms_token_t *ngx_http_rooms_token_put(ngx_uint_t hash,
     ngx_str_t *token, rooms_jwks_t *keys, rooms_jwt_claims_t *claims);
+
+/* signatures this worker has checked, for $rooms_cache_stats */
+extern ngx_uint_t  ngx_http_rooms_token_verifications;
 
 /* publishing: the message for a room or a user */
 size_t ngx_http_rooms_event_room(u_char *buf, ngx_str_t *room);

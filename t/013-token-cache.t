@@ -1,6 +1,7 @@
 # The per-worker cache of verified tokens: a token verified by one
 # server's keys is not taken as verified by a server with other keys under
-# the same kid.  (That a cached token still loses its invitation and gets
+# the same kid; the table holds exactly rooms_token_cache tokens and lets
+# the least recently used one go (counted by $rooms_cache_stats).  (That a cached token still loses its invitation and gets
 # revoked at once is shown by lua-free-tests/sdk/admission-e2e.mjs.)
 #
 # Redis db 9, written directly.  Needs TEST_NGINX_REDIS_PORT and
@@ -26,6 +27,9 @@ our $OTHER_JWKS = JSON::PP->new->canonical->encode({ keys => [
 
 our $TOKEN = RoomsTest::token(sub => $ALICE);
 
+# four other tokens of the same user (A..D), each verified on its own
+our @T = map { RoomsTest::token(sub => $ALICE, iat => time - 20 - $_) } 1 .. 4;
+
 sub seed {
     RoomsTest::redis('FLUSHDB');
     RoomsTest::seed_room($ROOM, { $ALICE => 'Presenter' });
@@ -40,6 +44,8 @@ add_block_preprocessor(sub {
     $block->set_value('http_config', <<'_EOC_');
     rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=9 timeout=2s;
     rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
+    rooms_token_cache 3;
+    rooms_cache zone=tokens:1m;
 
     server {
         listen $TEST_NGINX_SERVER_PORT;
@@ -59,6 +65,10 @@ _EOC_
         rooms_admission $arg_room;
         add_header X-Rooms-Deny $rooms_deny_reason always;
         empty_gif;
+    }
+
+    location = /stats {
+        return 200 "$rooms_cache_stats\n";
     }
 _EOC_
 
@@ -88,3 +98,19 @@ main::seed();
 --- no_error_log
 [error]
 
+
+
+
+=== TEST 2: three tokens held, the least recently used one goes: A B C A D(-B) A C D B(-A) make 5 verifications
+--- init
+main::seed();
+--- request eval
+[(map { "GET /media?room=1234567890123457" } 1 .. 9), "GET /stats"]
+--- more_headers eval
+[map { "Authorization: Bearer $::T[$_]\n" } 0, 1, 2, 0, 3, 0, 2, 3, 1, 0]
+--- error_code eval
+[(200) x 10]
+--- response_body_like eval
+[(qr/^GIF/) x 9, qr/ tokens=3 verifications=5$/]
+--- no_error_log
+[error]
