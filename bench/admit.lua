@@ -1,10 +1,12 @@
 -- wrk script for scripts/bench: admission requests rotating through many
 -- (room, user, token) pairs.
 --
---   wrk ... -s bench/admit.lua URL -- PAIRS_FILE [LIMIT]
+--   wrk ... -s bench/admit.lua URL -- PAIRS_FILE [LIMIT [PAUSE_MS]]
 --
 -- PAIRS_FILE has "roomId token" lines (bench/gen.mjs data); LIMIT uses only
--- the first LIMIT of them.  Each request is GET /media/{roomId}/x with
+-- the first LIMIT of them (0: all).  PAUSE_MS makes each connection wait that
+-- long after an answer before its next request, so that the load is fixed
+-- and below saturation (wrk times a request from its write, not the pause).  Each request is GET /media/{roomId}/x with
 -- "Authorization: Bearer {token}", pre-formatted in init() so that the
 -- client stays cheap.  Every status is counted: done() prints one line
 --   BENCH requests=N duration_us=N rps=N p50_us=N p99_us=N non200=N
@@ -20,11 +22,18 @@ function setup(thread)
     table.insert(threads, thread)
 end
 
-local reqs, n, i = {}, 0, 0
+local reqs, n, i, pause = {}, 0, 0, 0
 codes = {}
 
 function init(args)
     local file, limit = args[1], tonumber(args[2] or "0")
+    pause = tonumber(args[3] or "0")
+
+    -- wrk looks for delay() after init(): without a pause there is none,
+    -- so that saturated runs do not go through wrk's timers
+    if pause <= 0 then
+        delay = nil
+    end
     assert(file, "admit.lua: pass the pairs file after --")
 
     for line in io.lines(file) do
@@ -49,6 +58,10 @@ function request()
     i = i + 1
     if i > n then i = 1 end
     return reqs[i]
+end
+
+function delay()
+    return pause
 end
 
 function response(status, headers, body)
