@@ -36,10 +36,10 @@
 
 
 /*
- * 120 bytes, so that the slab allocator gives it a 128-byte slot: the
- * generations and the epoch are kept as their low 32 bits (only equality
- * matters), the revocation in seconds (0: none) and the expiry as the low
- * 32 bits of ngx_current_msec.
+ * At most 128 bytes, the slab allocator's slot: the generations and the
+ * epoch are kept as their low 32 bits (only equality matters), the
+ * revocation in seconds (0: none), the expiry and the last move to the
+ * head of the LRU queue as the low 32 bits of ngx_current_msec.
  */
 
 typedef struct {
@@ -54,9 +54,14 @@ typedef struct {
     uint32_t                   epoch;
     uint32_t                   revoked;
     uint32_t                   expire;
+    uint32_t                   touched;
     int8_t                     role;
     uint8_t                    deleted;
 } ngx_http_rooms_entry_t;
+
+/* fails to compile when an entry outgrows its 128-byte slab slot */
+typedef char  ngx_http_rooms_entry_fits_t[sizeof(ngx_http_rooms_entry_t) <= 128
+                                          ? 1 : -1];
 
 
 #define ngx_http_rooms_entry_live(e)                                         \
@@ -919,8 +924,17 @@ ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
             facts->role = e->role;
             facts->deleted = e->deleted;
 
-            ngx_queue_remove(&e->queue);
-            ngx_queue_insert_head(&sh->entries_lru, &e->queue);
+            /*
+             * to the head of the queue at most once a second: a move
+             * writes to two neighbours in shared memory on every hit,
+             * and the order within a second does not matter to eviction
+             */
+
+            if ((uint32_t) ngx_current_msec - e->touched >= 1000) {
+                e->touched = (uint32_t) ngx_current_msec;
+                ngx_queue_remove(&e->queue);
+                ngx_queue_insert_head(&sh->entries_lru, &e->queue);
+            }
 
             rc = NGX_OK;
 
@@ -991,6 +1005,7 @@ ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
     e->role = (int8_t) facts->role;
     e->deleted = facts->deleted;
     e->expire = (uint32_t) (ngx_current_msec + ctx->ttl);
+    e->touched = (uint32_t) ngx_current_msec;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
