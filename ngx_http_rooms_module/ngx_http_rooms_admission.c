@@ -645,7 +645,11 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(keys, "rooms:{%V}", &room);
+    /* (ngx_cpymem(), not ngx_sprintf(): this is every uncached request) */
+
+    p = ngx_cpymem(keys, "rooms:{", sizeof("rooms:{") - 1);
+    p = ngx_cpymem(p, room.data, room.len);
+    *p++ = '}';
     argv[0] = "HMGET";
     argvlen[0] = 5;
     argv[1] = (char *) keys;
@@ -657,7 +661,9 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
 
     keys = p;
-    p = ngx_sprintf(keys, "rooms:{%V}:p", &room);
+    p = ngx_cpymem(keys, "rooms:{", sizeof("rooms:{") - 1);
+    p = ngx_cpymem(p, room.data, room.len);
+    p = ngx_cpymem(p, "}:p", sizeof("}:p") - 1);
     argv[0] = "HGET";
     argvlen[0] = 4;
     argv[1] = (char *) keys;
@@ -668,7 +674,9 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     (void) ngx_http_rooms_redis_append(b, 3, argv, argvlen);
 
     keys = p;
-    p = ngx_sprintf(keys, "rooms:user:{%V}", &sub);
+    p = ngx_cpymem(keys, "rooms:user:{", sizeof("rooms:user:{") - 1);
+    p = ngx_cpymem(p, sub.data, sub.len);
+    *p++ = '}';
     argv[0] = "HMGET";
     argvlen[0] = 5;
     argv[1] = (char *) keys;

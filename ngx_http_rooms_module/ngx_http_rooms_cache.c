@@ -1023,7 +1023,10 @@ ngx_http_rooms_token_t *
 ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
     ngx_uint_t *hash)
 {
-    u_char                       *sig;
+    u_char                       *sig, *dot, *end;
+#if !(NGX_LINUX)
+    u_char                       *p;
+#endif
     ngx_uint_t                    h;
     ngx_http_rooms_token_slot_t  *s;
 
@@ -1036,15 +1039,27 @@ ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
      * random as a hash; the whole token is still compared below
      */
 
-    sig = token->data + token->len;
+    end = token->data + token->len;
+    sig = (token->len > 128) ? end - 128 : token->data;
 
-    while (sig > token->data && sig[-1] != '.'
-           && token->data + token->len - sig < 128)
-    {
-        sig--;
+#if (NGX_LINUX)
+    dot = memrchr(sig, '.', end - sig);
+#else
+    dot = NULL;
+
+    for (p = end; p > sig; p--) {
+        if (p[-1] == '.') {
+            dot = p - 1;
+            break;
+        }
+    }
+#endif
+
+    if (dot != NULL) {
+        sig = dot + 1;
     }
 
-    h = ngx_murmur_hash2(sig, token->data + token->len - sig);
+    h = ngx_murmur_hash2(sig, end - sig);
     *hash = h;
 
     for (s = ngx_http_rooms_token_buckets[h & ngx_http_rooms_token_mask];

@@ -971,6 +971,24 @@ ngx_http_rooms_redis_begin(ngx_http_request_t *r,
 }
 
 
+/* the decimal digits of n at p; returns the end */
+
+static u_char *
+ngx_http_rooms_redis_decimal(u_char *p, size_t n)
+{
+    u_char  *q, tmp[NGX_SIZE_T_LEN];
+
+    q = tmp + sizeof(tmp);
+
+    do {
+        *--q = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, q, tmp + sizeof(tmp) - q);
+}
+
+
 /*
  * The command in RESP, formatted here rather than by hiredis's sds-based
  * formatter, which cost as much as the rest of an admission's Redis work.
@@ -1001,10 +1019,19 @@ ngx_http_rooms_redis_send(redisAsyncContext *ac, redisCallbackFn *fn,
         }
     }
 
-    p = ngx_sprintf(buf, "*%d\r\n", argc);
+    /* (ngx_sprintf() cost a third of a cache-off admission here) */
+
+    p = buf;
+    *p++ = '*';
+    p = ngx_http_rooms_redis_decimal(p, (size_t) argc);
+    *p++ = '\r';
+    *p++ = '\n';
 
     for (i = 0; i < (ngx_uint_t) argc; i++) {
-        p = ngx_sprintf(p, "$%uz\r\n", argvlen[i]);
+        *p++ = '$';
+        p = ngx_http_rooms_redis_decimal(p, argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
         p = ngx_cpymem(p, argv[i], argvlen[i]);
         *p++ = '\r';
         *p++ = '\n';
