@@ -1,8 +1,9 @@
 # The per-worker cache of verified tokens: a token verified by one
 # server's keys is not taken as verified by a server with other keys under
 # the same kid; the table holds exactly rooms_token_cache tokens and lets
-# the least recently used one go (counted by $rooms_cache_stats).  (That a cached token still loses its invitation and gets
-# revoked at once is shown by lua-free-tests/sdk/admission-e2e.mjs.)
+# the least recently used one go (counted by $rooms_cache_stats).  (That
+# a cached token still loses its invitation and gets revoked at once is
+# shown by lua-free-tests/sdk/admission-e2e.mjs.)
 #
 # Redis db 9, written directly.  Needs TEST_NGINX_REDIS_PORT and
 # TEST_NGINX_LOAD_MODULES; see scripts/test.

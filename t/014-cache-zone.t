@@ -1,0 +1,81 @@
+# rooms_cache under memory pressure: a zone of the smallest size, filled
+# with far more (room, user) decisions than it holds, evicts the oldest and
+# never fails a request for it; an evicted decision is fetched again, and
+# a stranger is still refused.  The counters come from $rooms_cache_stats.
+#
+# Redis db 10, written directly.  Needs TEST_NGINX_REDIS_PORT and
+# TEST_NGINX_LOAD_MODULES; see scripts/test.
+#
+#   scripts/prove-t t/014-cache-zone.t
+
+use Test::Nginx::Socket 'no_plan';
+use lib 't';
+use RoomsTest;
+
+$ENV{TEST_NGINX_HTML_DIR} = html_dir();
+$RoomsTest::REDIS_DB = 10;
+
+our $ROOM = '1234567890123458';
+our $N    = 400;                  # a 32k zone holds far fewer decisions
+our @USERS = map { sprintf '8:acs:rooms-test_user%03d', $_ } 1 .. $N;
+our @TOKENS = map { RoomsTest::token(sub => $_) } @USERS;
+our $STRANGER = RoomsTest::token(sub => '8:acs:rooms-test_stranger');
+
+sub seed {
+    RoomsTest::redis('FLUSHDB');
+    RoomsTest::seed_room($ROOM, { map { $_ => 'Attendee' } @USERS });
+}
+
+no_shuffle();
+no_long_string();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('http_config', <<'_EOC_');
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=10 timeout=2s;
+    rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
+    rooms_cache zone=tiny:32k ttl=60s;
+_EOC_
+
+    $block->set_value('config', <<'_EOC_');
+    location /media {
+        rooms_admission $arg_room;
+        add_header X-Rooms-Role $rooms_role;
+        add_header X-Rooms-Deny $rooms_deny_reason always;
+        empty_gif;
+    }
+
+    location = /stats {
+        return 200 "$rooms_cache_stats\n";
+    }
+_EOC_
+
+    $block->set_value('user_files', ">>> jwks.json\n$RoomsTest::TEST_JWKS");
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: 400 invitees through a 32k zone: all admitted, the oldest evicted, the first admitted again from Redis, a stranger refused
+--- init
+main::seed();
+--- request eval
+[(map { "GET /media?room=$::ROOM" } 1 .. $::N + 1),
+ "GET /media?room=$::ROOM", "GET /stats"]
+--- more_headers eval
+[(map { "Authorization: Bearer $_\n" } @::TOKENS, $::TOKENS[0]),
+ "Authorization: Bearer $::STRANGER\n", ""]
+--- error_code eval
+[(200) x ($::N + 1), 403, 200]
+--- response_headers eval
+[(map { "X-Rooms-Role: Attendee" } 1 .. $::N + 1),
+ "X-Rooms-Deny: not invited", ""]
+--- response_body_like eval
+[(qr/^GIF/) x ($::N + 1), qr/"Forbidden"/,
+ qr/^entries=([1-9]\d?|[1-3]\d\d) generations=\d+ hits=0 misses=402 evictions=[1-9]\d* zone=32768 /]
+--- no_error_log
+[error]
+[alert]
+[crit]
