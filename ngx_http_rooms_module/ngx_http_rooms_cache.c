@@ -105,22 +105,26 @@ typedef struct {
 
 typedef struct ngx_http_rooms_token_slot_s  ngx_http_rooms_token_slot_t;
 
+/*
+ * One allocation a token: this header, then the token, then the strings of
+ * t, so that a lookup reads one run of adjacent cache lines.
+ */
+
 struct ngx_http_rooms_token_slot_s {
     ngx_http_rooms_token_slot_t  *next;       /* in its bucket */
     ngx_queue_t                   queue;      /* most recently used first */
-    u_char                       *token;
     size_t                        len;
     ngx_uint_t                    hash;
     rooms_jwks_t                 *keys;       /* that verified it */
     ngx_http_rooms_token_t        t;
+    u_char                        token[1];
 };
 
 
 static ngx_http_rooms_cache_ctx_t    *ngx_http_rooms_cache;
 static ngx_uint_t                     ngx_http_rooms_subscribed;
 
-/* verified tokens: all slots up front, a bucket array, one LRU queue */
-static ngx_http_rooms_token_slot_t   *ngx_http_rooms_tokens;
+/* verified tokens: a bucket array, one LRU queue */
 static ngx_http_rooms_token_slot_t  **ngx_http_rooms_token_buckets;
 static ngx_uint_t                     ngx_http_rooms_token_mask;
 static ngx_uint_t                     ngx_http_rooms_token_max;
@@ -369,18 +373,11 @@ ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle)
         ngx_http_rooms_token_buckets = ngx_pcalloc(cycle->pool,
                                   ngx_http_rooms_token_mask
                                   * sizeof(ngx_http_rooms_token_slot_t *));
-        ngx_http_rooms_token_mask--;
-
-        ngx_http_rooms_tokens = ngx_pcalloc(cycle->pool,
-                                      rmcf->token_cache
-                                      * sizeof(ngx_http_rooms_token_slot_t));
-
-        if (ngx_http_rooms_tokens == NULL
-            || ngx_http_rooms_token_buckets == NULL)
-        {
-            ngx_http_rooms_tokens = NULL;
+        if (ngx_http_rooms_token_buckets == NULL) {
             return NGX_ERROR;
         }
+
+        ngx_http_rooms_token_mask--;
     }
 
     if (rmcf->cache_zone != NULL) {
@@ -394,17 +391,20 @@ ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_rooms_cache_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t  i;
+    ngx_queue_t  *q;
 
-    if (ngx_http_rooms_tokens == NULL) {
+    if (ngx_http_rooms_token_buckets == NULL) {
         return;
     }
 
-    for (i = 0; i < ngx_http_rooms_token_n; i++) {
-        ngx_free(ngx_http_rooms_tokens[i].token);
+    while (!ngx_queue_empty(&ngx_http_rooms_token_lru)) {
+        q = ngx_queue_head(&ngx_http_rooms_token_lru);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_http_rooms_token_slot_t, queue));
     }
 
-    ngx_http_rooms_tokens = NULL;
+    ngx_http_rooms_token_buckets = NULL;
+    ngx_http_rooms_token_n = 0;
 }
 
 
@@ -1030,7 +1030,7 @@ ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
     ngx_uint_t                    h;
     ngx_http_rooms_token_slot_t  *s;
 
-    if (ngx_http_rooms_tokens == NULL) {
+    if (ngx_http_rooms_token_buckets == NULL) {
         return NULL;
     }
 
@@ -1073,6 +1073,7 @@ ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
         {
             ngx_queue_remove(&s->queue);
             ngx_queue_insert_head(&ngx_http_rooms_token_lru, &s->queue);
+
             return &s->t;
         }
     }
@@ -1088,43 +1089,43 @@ ngx_http_rooms_token_put(ngx_uint_t hash, ngx_str_t *token,
     u_char                        *p;
     size_t                         sub, room;
     ngx_queue_t                   *q;
-    ngx_http_rooms_token_slot_t   *s, **pp;
+    ngx_http_rooms_token_slot_t   *s, *old, **pp;
 
-    if (ngx_http_rooms_tokens == NULL) {
+    if (ngx_http_rooms_token_buckets == NULL) {
         return NULL;
     }
 
     sub = ngx_strlen(claims->sub);
     room = claims->has_room ? ngx_strlen(claims->room) : 0;
 
-    p = ngx_alloc(token->len + sub + room, ngx_cycle->log);
-    if (p == NULL) {
+    s = ngx_alloc(offsetof(ngx_http_rooms_token_slot_t, token) + token->len
+                  + sub + room, ngx_cycle->log);
+    if (s == NULL) {
         return NULL;
     }
 
     if (ngx_http_rooms_token_n < ngx_http_rooms_token_max) {
-        s = &ngx_http_rooms_tokens[ngx_http_rooms_token_n++];
+        ngx_http_rooms_token_n++;
 
     } else {
         /* full: the least recently used token goes */
 
         q = ngx_queue_last(&ngx_http_rooms_token_lru);
-        s = ngx_queue_data(q, ngx_http_rooms_token_slot_t, queue);
+        old = ngx_queue_data(q, ngx_http_rooms_token_slot_t, queue);
         ngx_queue_remove(q);
 
-        for (pp = &ngx_http_rooms_token_buckets[s->hash
+        for (pp = &ngx_http_rooms_token_buckets[old->hash
                                                 & ngx_http_rooms_token_mask];
-             *pp != s;
+             *pp != old;
              pp = &(*pp)->next)
         {
             /* void */
         }
 
-        *pp = s->next;
-        ngx_free(s->token);
+        *pp = old->next;
+        ngx_free(old);
     }
 
-    s->token = p;
     s->len = token->len;
     s->hash = hash;
     s->keys = keys;
@@ -1134,7 +1135,7 @@ ngx_http_rooms_token_put(ngx_uint_t hash, ngx_str_t *token,
     *pp = s;
     ngx_queue_insert_head(&ngx_http_rooms_token_lru, &s->queue);
 
-    p = ngx_cpymem(p, token->data, token->len);
+    p = ngx_cpymem(s->token, token->data, token->len);
 
     s->t.sub.data = p;
     s->t.sub.len = sub;
