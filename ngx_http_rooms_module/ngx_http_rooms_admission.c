@@ -447,7 +447,7 @@ resume:
 static ngx_int_t
 ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     ngx_http_rooms_ctx_t *ctx, ngx_str_t *token, ngx_str_t *sub,
-    ngx_str_t *room)
+    ngx_str_t *room, ngx_http_rooms_memo_t **memo)
 {
     int                         rc;
     time_t                      now;
@@ -508,6 +508,7 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
         ngx_memcpy(sub->data, t->sub.data, sub->len);
 
         *room = t->room;
+        *memo = &t->memo;
         ctx->iat = t->iat;
         ctx->has_iat = t->has_iat;
         ngx_memcpy(ctx->user, t->user, NGX_HTTP_ROOMS_DIGEST_LEN);
@@ -544,6 +545,7 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     const char                 *argv[5];
     size_t                      argvlen[5];
     ngx_http_rooms_ctx_t       *ctx;
+    ngx_http_rooms_memo_t      *memo;
     ngx_http_rooms_batch_t     *b;
     ngx_http_rooms_facts_t      facts;
     ngx_http_rooms_loc_conf_t  *rlcf;
@@ -601,8 +603,9 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
 
     ngx_str_null(&sub);
     ngx_str_null(&claim);
+    memo = NULL;
 
-    rc = ngx_http_rooms_admission_verify(r, ctx, &token, &sub, &claim);
+    rc = ngx_http_rooms_admission_verify(r, ctx, &token, &sub, &claim, &memo);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -617,10 +620,19 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
                                              "token is for another room");
     }
 
+    /*
+     * the token's memo of its last decision from the zone, else the zone;
+     * the memo lives in the worker's token table, so it is used now or not
+     * at all (a wait for Redis below may see the token evicted)
+     */
+
     if (ctx->cached
-        && ngx_http_rooms_cache_get(r, ctx->room, ctx->user, &facts,
-                                    &ctx->snap)
-           == NGX_OK)
+        && ((memo != NULL
+             && ngx_http_rooms_cache_memo(memo, ctx->room, ctx->user, &facts)
+                == NGX_OK)
+            || ngx_http_rooms_cache_get(r, ctx->room, ctx->user, &facts,
+                                        &ctx->snap, memo)
+               == NGX_OK))
     {
         ngx_http_rooms_admission_decide(r, ctx, &facts);
         goto decided;

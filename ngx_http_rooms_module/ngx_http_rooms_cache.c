@@ -882,7 +882,8 @@ ngx_http_rooms_entry_find(ngx_http_rooms_cache_sh_t *sh, uint64_t room,
 
 ngx_int_t
 ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
-    ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap)
+    ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap,
+    ngx_http_rooms_memo_t *memo)
 {
     u_char                       rid[NGX_HTTP_ROOMS_DIGEST_LEN];
     ngx_int_t                    rc;
@@ -924,6 +925,16 @@ ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
             facts->role = e->role;
             facts->deleted = e->deleted;
 
+            if (memo != NULL) {
+                memo->room = room;
+                memo->facts = *facts;
+                memo->room_gen = e->room_gen;
+                memo->user_gen = e->user_gen;
+                memo->epoch = e->epoch;
+                memo->expire = e->expire;
+                memo->valid = 1;
+            }
+
             /*
              * to the head of the queue at most once a second: a move
              * writes to two neighbours in shared memory on every hit,
@@ -948,6 +959,55 @@ ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
     (void) ngx_atomic_fetch_add(rc == NGX_OK ? &sh->hits : &sh->misses, 1);
 
     return rc;
+}
+
+
+ngx_int_t
+ngx_http_rooms_cache_memo(ngx_http_rooms_memo_t *memo, uint64_t room,
+    u_char *user, ngx_http_rooms_facts_t *facts)
+{
+    u_char                       rid[NGX_HTTP_ROOMS_DIGEST_LEN];
+    ngx_uint_t                   ok;
+    ngx_http_rooms_cache_sh_t   *sh;
+    ngx_http_rooms_cache_ctx_t  *ctx;
+
+    ctx = ngx_http_rooms_cache;
+
+    if (ctx == NULL || !ngx_http_rooms_subscribed || !memo->valid
+        || memo->room != room
+        || (int32_t) (memo->expire - (uint32_t) ngx_current_msec) <= 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_rooms_room_id(room, rid);
+
+    sh = ctx->sh;
+
+    /* the checks of a zone entry's use in ngx_http_rooms_cache_get() */
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ok = memo->epoch == (uint32_t) sh->epoch
+         && memo->room_gen
+            == (uint32_t) ngx_http_rooms_gen_get(sh, (ngx_rbtree_key_t) room,
+                                                 rid)
+         && memo->user_gen
+            == (uint32_t) ngx_http_rooms_gen_get(sh,
+                                      ngx_http_rooms_user_key(user), user);
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (!ok) {
+        memo->valid = 0;
+        return NGX_DECLINED;
+    }
+
+    *facts = memo->facts;
+
+    (void) ngx_atomic_fetch_add(&sh->hits, 1);
+
+    return NGX_OK;
 }
 
 
@@ -1150,6 +1210,7 @@ ngx_http_rooms_token_put(ngx_uint_t hash, ngx_str_t *token,
     s->t.nbf = claims->nbf;
     s->t.has_iat = claims->has_iat;
     s->t.has_nbf = claims->has_nbf;
+    s->t.memo.valid = 0;
 
     ngx_http_rooms_user_digest(&s->t.sub, s->t.user);
 

@@ -34,6 +34,23 @@ typedef struct {
 } ngx_http_rooms_facts_t;
 
 
+/*
+ * The last decision a worker took from the zone for a token: the zone's
+ * entry copied with the generations and epoch it is good for.  It is used
+ * under the same conditions as the entry, so it is as fresh, and it spares
+ * the walk of the zone's rbtree on a token's next requests.
+ */
+typedef struct {
+    uint64_t                   room;
+    ngx_http_rooms_facts_t     facts;
+    uint32_t                   room_gen;
+    uint32_t                   user_gen;
+    uint32_t                   epoch;
+    uint32_t                   expire;      /* low bits of ngx_current_msec */
+    unsigned                   valid:1;
+} ngx_http_rooms_memo_t;
+
+
 /* a verified token, kept per worker */
 typedef struct {
     ngx_str_t                  sub;
@@ -42,6 +59,7 @@ typedef struct {
     int64_t                    exp;
     int64_t                    nbf;
     u_char                     user[NGX_HTTP_ROOMS_DIGEST_LEN];
+    ngx_http_rooms_memo_t      memo;
     unsigned                   has_iat:1;
     unsigned                   has_nbf:1;
 } ngx_http_rooms_token_t;
@@ -52,9 +70,16 @@ char *ngx_http_rooms_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
 void ngx_http_rooms_user_digest(ngx_str_t *sub, u_char *digest);
 
-/* NGX_OK with facts, NGX_DECLINED on a miss; fills snap either way */
+/*
+ * NGX_OK with facts, NGX_DECLINED on a miss; fills snap either way, and on
+ * a hit the memo, if any
+ */
 ngx_int_t ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room,
-    u_char *user, ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap);
+    u_char *user, ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap,
+    ngx_http_rooms_memo_t *memo);
+/* NGX_OK with facts when the memo is still good for room */
+ngx_int_t ngx_http_rooms_cache_memo(ngx_http_rooms_memo_t *memo,
+    uint64_t room, u_char *user, ngx_http_rooms_facts_t *facts);
 void ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room,
     u_char *user, ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap);
 

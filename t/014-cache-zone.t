@@ -1,7 +1,10 @@
 # rooms_cache under memory pressure: a zone of the smallest size, filled
 # with far more (room, user) decisions than it holds, evicts the oldest and
 # never fails a request for it; an evicted decision is fetched again, and
-# a stranger is still refused.  The counters come from $rooms_cache_stats.
+# a stranger is still refused.  And a token's third request, served from
+# its worker's memo of the zone's decision, is refused as soon as the API
+# removes the user or revokes the user's tokens.  The counters come from
+# $rooms_cache_stats.
 #
 # Redis db 10, written directly.  Needs TEST_NGINX_REDIS_PORT and
 # TEST_NGINX_LOAD_MODULES; see scripts/test.
@@ -35,6 +38,7 @@ add_block_preprocessor(sub {
     $block->set_value('http_config', <<'_EOC_');
     rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=10 timeout=2s;
     rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
+    rooms_access_key MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=;
     rooms_cache zone=tiny:32k ttl=60s;
 _EOC_
 
@@ -48,6 +52,14 @@ _EOC_
 
     location = /stats {
         return 200 "$rooms_cache_stats\n";
+    }
+
+    location /rooms {
+        rooms_api;
+    }
+
+    location /identities {
+        rooms_api;
     }
 _EOC_
 
@@ -79,3 +91,59 @@ main::seed();
 [error]
 [alert]
 [crit]
+
+
+
+=== TEST 2: a miss, a hit from the zone, a hit from the memo; the API removes the user; refused at once
+--- init
+main::seed();
+--- request eval
+[(map { "GET /media?room=$::ROOM" } 1 .. 3), "GET /stats",
+ "PATCH /rooms/$::ROOM/participants?api-version=2024-04-15\n"
+ . qq({"participants":{"$::USERS[0]":null}}),
+ "GET /media?room=$::ROOM", "GET /stats"]
+--- more_headers eval
+[(map { "Authorization: Bearer $::TOKENS[0]\n" } 1 .. 3), "",
+ "Content-Type: application/merge-patch+json\n"
+ . RoomsTest::acs_headers('PATCH',
+       "/rooms/$::ROOM/participants?api-version=2024-04-15",
+       qq({"participants":{"$::USERS[0]":null}})),
+ "Authorization: Bearer $::TOKENS[0]\n", ""]
+--- error_code eval
+[200, 200, 200, 200, 200, 403, 200]
+--- response_headers eval
+["X-Rooms-Role: Attendee", "X-Rooms-Role: Attendee", "X-Rooms-Role: Attendee",
+ "", "", "X-Rooms-Deny: not invited", ""]
+--- response_body_like eval
+[qr/^GIF/, qr/^GIF/, qr/^GIF/, qr/ hits=2 misses=1 /, qr/^\{\}$/,
+ qr/"Forbidden"/, qr/ hits=2 misses=2 /]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: a miss, a hit from the zone, a hit from the memo; the user's tokens are revoked; refused at once
+--- init
+main::seed();
+--- request eval
+[(map { "GET /media?room=$::ROOM" } 1 .. 3), "GET /stats",
+ "POST /identities/" . RoomsTest::uri_component($::USERS[1])
+ . "/:revokeAccessTokens?api-version=2023-10-01",
+ "GET /media?room=$::ROOM", "GET /stats"]
+--- more_headers eval
+[(map { "Authorization: Bearer $::TOKENS[1]\n" } 1 .. 3), "",
+ "Content-Length: 0\n"
+ . RoomsTest::acs_headers('POST', "/identities/"
+       . RoomsTest::uri_component($::USERS[1])
+       . "/:revokeAccessTokens?api-version=2023-10-01", ''),
+ "Authorization: Bearer $::TOKENS[1]\n", ""]
+--- error_code eval
+[200, 200, 200, 200, 204, 401, 200]
+--- response_headers eval
+["X-Rooms-Role: Attendee", "X-Rooms-Role: Attendee", "X-Rooms-Role: Attendee",
+ "", "", "X-Rooms-Deny: token revoked", ""]
+--- response_body_like eval
+[qr/^GIF/, qr/^GIF/, qr/^GIF/, qr/ hits=2 misses=1 /, qr/^$/,
+ qr/"Unauthorized"/, qr/ hits=2 misses=2 /]
+--- no_error_log
+[error]
