@@ -621,18 +621,14 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     }
 
     /*
-     * the token's memo of its last decision from the zone, else the zone;
      * the memo lives in the worker's token table, so it is used now or not
      * at all (a wait for Redis below may see the token evicted)
      */
 
     if (ctx->cached
-        && ((memo != NULL
-             && ngx_http_rooms_cache_memo(memo, ctx->room, ctx->user, &facts)
-                == NGX_OK)
-            || ngx_http_rooms_cache_get(r, ctx->room, ctx->user, &facts,
-                                        &ctx->snap, memo)
-               == NGX_OK))
+        && ngx_http_rooms_cache_get(r, ctx->room, ctx->user, &facts,
+                                    &ctx->snap, memo)
+           == NGX_OK)
     {
         ngx_http_rooms_admission_decide(r, ctx, &facts);
         goto decided;

@@ -67,6 +67,11 @@ typedef char  ngx_http_rooms_entry_fits_t[sizeof(ngx_http_rooms_entry_t) <= 128
 #define ngx_http_rooms_entry_live(e)                                         \
     ((int32_t) ((e)->expire - (uint32_t) ngx_current_msec) > 0)
 
+/* a zone entry or a token's memo of one, still good at this snapshot */
+#define ngx_http_rooms_entry_fresh(e, snap)                                  \
+    ((e)->room_gen == (snap)->room_gen && (e)->user_gen == (snap)->user_gen \
+     && (e)->epoch == (snap)->epoch && ngx_http_rooms_entry_live(e))
+
 
 typedef struct {
     ngx_rbtree_node_t          node;        /* key: room, or user bits */
@@ -912,13 +917,25 @@ ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
     snap->epoch = (uint32_t) sh->epoch;
     snap->usable = 1;
 
+    /*
+     * the token's memo of the zone's last decision for it, under the same
+     * conditions as an entry: no walk of the tree, no move in the queue
+     */
+
+    if (memo != NULL && memo->valid && memo->room == room) {
+        if (ngx_http_rooms_entry_fresh(memo, snap)) {
+            *facts = memo->facts;
+            rc = NGX_OK;
+            goto done;
+        }
+
+        memo->valid = 0;
+    }
+
     e = ngx_http_rooms_entry_find(sh, room, user);
 
     if (e != NULL) {
-        if (e->room_gen == snap->room_gen && e->user_gen == snap->user_gen
-            && e->epoch == snap->epoch
-            && ngx_http_rooms_entry_live(e))
-        {
+        if (ngx_http_rooms_entry_fresh(e, snap)) {
             facts->from = e->from;
             facts->until = e->until;
             facts->revoked = e->revoked ? (int64_t) e->revoked : -1;
@@ -954,60 +971,13 @@ ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
         }
     }
 
+done:
+
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     (void) ngx_atomic_fetch_add(rc == NGX_OK ? &sh->hits : &sh->misses, 1);
 
     return rc;
-}
-
-
-ngx_int_t
-ngx_http_rooms_cache_memo(ngx_http_rooms_memo_t *memo, uint64_t room,
-    u_char *user, ngx_http_rooms_facts_t *facts)
-{
-    u_char                       rid[NGX_HTTP_ROOMS_DIGEST_LEN];
-    ngx_uint_t                   ok;
-    ngx_http_rooms_cache_sh_t   *sh;
-    ngx_http_rooms_cache_ctx_t  *ctx;
-
-    ctx = ngx_http_rooms_cache;
-
-    if (ctx == NULL || !ngx_http_rooms_subscribed || !memo->valid
-        || memo->room != room
-        || (int32_t) (memo->expire - (uint32_t) ngx_current_msec) <= 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    ngx_http_rooms_room_id(room, rid);
-
-    sh = ctx->sh;
-
-    /* the checks of a zone entry's use in ngx_http_rooms_cache_get() */
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    ok = memo->epoch == (uint32_t) sh->epoch
-         && memo->room_gen
-            == (uint32_t) ngx_http_rooms_gen_get(sh, (ngx_rbtree_key_t) room,
-                                                 rid)
-         && memo->user_gen
-            == (uint32_t) ngx_http_rooms_gen_get(sh,
-                                      ngx_http_rooms_user_key(user), user);
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    if (!ok) {
-        memo->valid = 0;
-        return NGX_DECLINED;
-    }
-
-    *facts = memo->facts;
-
-    (void) ngx_atomic_fetch_add(&sh->hits, 1);
-
-    return NGX_OK;
 }
 
 

@@ -71,15 +71,12 @@ char *ngx_http_rooms_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 void ngx_http_rooms_user_digest(ngx_str_t *sub, u_char *digest);
 
 /*
- * NGX_OK with facts, NGX_DECLINED on a miss; fills snap either way, and on
- * a hit the memo, if any
+ * NGX_OK with facts, NGX_DECLINED on a miss; fills snap either way.  A memo,
+ * if any, is tried first, and is refreshed on a hit from the zone.
  */
 ngx_int_t ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room,
     u_char *user, ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap,
     ngx_http_rooms_memo_t *memo);
-/* NGX_OK with facts when the memo is still good for room */
-ngx_int_t ngx_http_rooms_cache_memo(ngx_http_rooms_memo_t *memo,
-    uint64_t room, u_char *user, ngx_http_rooms_facts_t *facts);
 void ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room,
     u_char *user, ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap);
 
