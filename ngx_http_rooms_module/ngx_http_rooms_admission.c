@@ -371,14 +371,22 @@ ngx_http_rooms_admission_decide(ngx_http_request_t *r,
 }
 
 
-static int64_t
-ngx_http_rooms_reply_time(ngx_http_rooms_reply_t *rep, int64_t none)
+/* a stored time; none if there is none, NGX_ERROR if it is not a number */
+
+static ngx_int_t
+ngx_http_rooms_reply_time(ngx_http_rooms_reply_t *rep, int64_t none,
+    int64_t *v)
 {
     if (rep->type != NGX_HTTP_ROOMS_REPLY_STRING || rep->str.len == 0) {
-        return none;
+        *v = none;
+        return NGX_OK;
     }
 
-    return strtoll((char *) rep->str.data, NULL, 10);
+    if (rooms_time_parse_int((char *) rep->str.data, rep->str.len, v) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -414,9 +422,24 @@ ngx_http_rooms_admission_replied(ngx_http_request_t *r, void *data,
     room = replies[0].element;
     user = replies[2].element;
 
-    facts.from = ngx_http_rooms_reply_time(&room[0], INT64_MIN);
-    facts.until = ngx_http_rooms_reply_time(&room[1], 0);
-    facts.revoked = ngx_http_rooms_reply_time(&user[0], -1);
+    if (ngx_http_rooms_reply_time(&room[0], INT64_MIN, &facts.from)
+        != NGX_OK
+        || ngx_http_rooms_reply_time(&room[1], 0, &facts.until) != NGX_OK
+        || ngx_http_rooms_reply_time(&user[0], -1, &facts.revoked) != NGX_OK)
+    {
+        /* what the API never writes: fail closed, and say where */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rooms admission: a stored time is not a number: "
+                      "\"f\" \"%V\", \"u\" \"%V\" of room \"%V\"; "
+                      "\"r\" \"%V\" of its user",
+                      &room[0].str, &room[1].str, &ctx->room_id,
+                      &user[0].str);
+        ctx->decided = 1;
+        ctx->deny_code = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ctx->deny = "store unavailable";
+        goto resume;
+    }
+
     facts.deleted = (user[1].type == NGX_HTTP_ROOMS_REPLY_STRING);
     facts.role = -1;
 

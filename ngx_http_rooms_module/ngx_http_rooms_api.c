@@ -781,12 +781,17 @@ ngx_http_rooms_api_changed(ngx_http_rooms_api_ctx_t *ctx)
 static int64_t
 ngx_http_rooms_reply_int64(ngx_http_rooms_reply_t *rep)
 {
+    int64_t  v;
+
     if (rep->type == NGX_HTTP_ROOMS_REPLY_INTEGER) {
         return rep->integer;
     }
 
-    if (rep->type == NGX_HTTP_ROOMS_REPLY_STRING && rep->str.len) {
-        return strtoll((char *) rep->str.data, NULL, 10);
+    if (rep->type == NGX_HTTP_ROOMS_REPLY_STRING
+        && rooms_time_parse_int((char *) rep->str.data, rep->str.len, &v)
+           == 0)
+    {
+        return v;
     }
 
     return ROOMS_TIME_UNSET;

@@ -481,6 +481,48 @@ rooms_time_parse_http(const char *s, size_t len, int64_t *sec)
 }
 
 
+int
+rooms_time_parse_int(const char *s, size_t len, int64_t *v)
+{
+    size_t    i;
+    uint64_t  n, max;
+    unsigned  d;
+
+    i = 0;
+    max = INT64_MAX;
+
+    if (len && s[0] == '-') {
+        i = 1;
+        max = (uint64_t) INT64_MAX + 1;
+    }
+
+    if (i == len || len - i > 19) {
+        return -1;
+    }
+
+    n = 0;
+
+    for ( /* void */ ; i < len; i++) {
+        d = (unsigned char) s[i] - '0';
+
+        if (d > 9 || n > (max - d) / 10) {
+            return -1;
+        }
+
+        n = n * 10 + d;
+    }
+
+    if (s[0] == '-') {
+        *v = (n == max) ? INT64_MIN : -(int64_t) n;
+
+    } else {
+        *v = (int64_t) n;
+    }
+
+    return 0;
+}
+
+
 int64_t
 rooms_time_now_us(void)
 {

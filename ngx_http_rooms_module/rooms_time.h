@@ -62,6 +62,15 @@ size_t rooms_time_format(char *buf, int64_t us);
  */
 int rooms_time_parse_http(const char *s, size_t len, int64_t *sec);
 
+/*
+ * Parses a time as the module stores it in Redis: a decimal integer
+ * (microseconds or seconds since the epoch), an optional '-' and 1 to 19
+ * digits, nothing else, within int64_t.  Much cheaper than strtoll(),
+ * which also accepts what the module never writes (blanks, '+', junk
+ * after the digits) and reads junk as 0.  Returns 0 and sets *v, or -1.
+ */
+int rooms_time_parse_int(const char *s, size_t len, int64_t *v);
+
 /* the current time, CLOCK_REALTIME */
 int64_t rooms_time_now_us(void);
 

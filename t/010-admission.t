@@ -791,3 +791,48 @@ main::seed();
 --- no_error_log eval
 [(split /\./, RoomsTest::jwt_hs256($RoomsTest::JWT_KEY, 'k1',
       { sub => $::MALLORY, iat => $::T0, exp => $::T0 + 900 }))[2]]
+
+
+
+=== TEST 34: a room whose stored validFrom is not a number fails closed (strtoll read it as 0)
+--- config
+--- init
+main::seed();
+RoomsTest::redis('HSET', "rooms:{$::ROOM}", f => 'soon');
+--- request
+GET /media?room=1234567890123456
+--- more_headers eval
+"Authorization: Bearer " . RoomsTest::token(sub => $::ALICE) . "\n"
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+X-Rooms-Deny: store unavailable
+!WWW-Authenticate
+--- response_body_like: ^\{"error":\{"code":"ServiceUnavailable","message":"[^"]+"\}\}$
+--- error_log eval
+[qr/\[error\] .*rooms admission: a stored time is not a number: "f" "soon", "u" "\d{16}" of room "1234567890123456"; "r" "" of its user/,
+ qr/rooms admission: room "1234567890123456" user "8:acs:rooms-test_alice" refused: store unavailable/]
+
+
+
+=== TEST 35: a user whose stored revocation time is not a number fails closed, with a cache zone too (strtoll read it as 17)
+--- http_config
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=6 timeout=2s;
+    rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
+    rooms_cache zone=corrupt:1m;
+    log_format rooms '$status reason="$rooms_deny_reason"';
+--- config
+--- init
+main::seed();
+RoomsTest::redis('HSET', "rooms:user:{$::ALICE}", r => '17x');
+--- request eval
+["GET /media?room=1234567890123456", "GET /media?room=1234567890123456"]
+--- more_headers eval
+["Authorization: Bearer " . RoomsTest::token(sub => $::ALICE) . "\n",
+ "Authorization: Bearer " . RoomsTest::token(sub => $::ALICE) . "\n"]
+--- error_code eval
+[503, 503]
+--- response_headers eval
+["X-Rooms-Deny: store unavailable", "X-Rooms-Deny: store unavailable"]
+--- error_log eval
+qr/\[error\] .*rooms admission: a stored time is not a number: "f" "\d{16}", "u" "\d{16}" of room "1234567890123456"; "r" "17x" of its user/

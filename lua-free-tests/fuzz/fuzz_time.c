@@ -4,10 +4,12 @@
  *
  * libFuzzer target: rooms_time_parse(), rooms_time_parse_http() and
  * rooms_time_format(); whatever parses must format and parse back to the
- * same value.
+ * same value.  rooms_time_parse_int() must agree with strtoll() on what
+ * it accepts.
  */
 
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,30 @@ round_trip(int64_t us)
 }
 
 
+static void
+check_int(const char *s, size_t size)
+{
+    char     buf[24], *end;
+    int64_t  v;
+
+    if (rooms_time_parse_int(s, size, &v) != 0) {
+        return;
+    }
+
+    if (size >= sizeof(buf)) {
+        abort();
+    }
+
+    memcpy(buf, s, size);
+    buf[size] = '\0';
+    errno = 0;
+
+    if (strtoll(buf, &end, 10) != v || errno != 0 || *end != '\0') {
+        abort();
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -60,6 +86,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         round_trip(us);
     }
+
+    check_int(s, size);
 
     if (rooms_time_parse_http(s, size, &sec) == 0) {
         if (sec < ROOMS_TIME_MIN / ROOMS_TIME_US_PER_SEC

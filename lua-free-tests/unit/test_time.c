@@ -341,6 +341,61 @@ test_http(void)
 }
 
 
+static int64_t
+parse_int(const char *s)
+{
+    int64_t  v;
+
+    if (rooms_time_parse_int(s, strlen(s), &v) != 0) {
+        return -42;
+    }
+
+    return v;
+}
+
+
+static void
+test_parse_int(void)
+{
+    int64_t  v;
+
+    CHECK_INT(parse_int("0"), 0);
+    CHECK_INT(parse_int("7"), 7);
+    CHECK_INT(parse_int("-1"), -1);
+    CHECK_INT(parse_int("1764000000000000"), INT64_C(1764000000000000));
+    CHECK_INT(parse_int("-1764000000000000"), -INT64_C(1764000000000000));
+    CHECK_INT(parse_int("0001"), 1);
+    CHECK(parse_int("9223372036854775807") == INT64_MAX);
+    CHECK(parse_int("-9223372036854775808") == INT64_MIN);
+
+    /* what strtoll() would have read as a number, or as 0 */
+
+    CHECK_INT(parse_int("9223372036854775808"), -42);
+    CHECK_INT(parse_int("-9223372036854775809"), -42);
+    CHECK_INT(parse_int("18446744073709551616"), -42);
+    CHECK_INT(parse_int("99999999999999999999"), -42);
+    CHECK_INT(parse_int("00000000000000000001"), -42);
+    CHECK_INT(parse_int(""), -42);
+    CHECK_INT(parse_int("-"), -42);
+    CHECK_INT(parse_int("--1"), -42);
+    CHECK_INT(parse_int("+1"), -42);
+    CHECK_INT(parse_int(" 1"), -42);
+    CHECK_INT(parse_int("1 "), -42);
+    CHECK_INT(parse_int("12x"), -42);
+    CHECK_INT(parse_int("abc"), -42);
+    CHECK_INT(parse_int("1e6"), -42);
+    CHECK_INT(parse_int("0x10"), -42);
+    CHECK_INT(parse_int("1.5"), -42);
+
+    /* the length bounds the digits: no NUL needed, none accepted */
+
+    CHECK_INT(rooms_time_parse_int("123456", 3, &v), 0);
+    CHECK_INT(v, 123);
+    CHECK_INT(rooms_time_parse_int("12\0003", 4, &v), -1);
+    CHECK_INT(rooms_time_parse_int(NULL, 0, &v), -1);
+}
+
+
 static void
 test_now(void)
 {
@@ -363,6 +418,7 @@ main(void)
     test_format();
     test_days();
     test_http();
+    test_parse_int();
     test_now();
 
     CHECK_DONE("test_time");
