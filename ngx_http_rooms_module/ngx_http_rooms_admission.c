@@ -279,6 +279,7 @@ static ngx_str_t *
 ngx_http_rooms_admission_token(ngx_http_request_t *r,
     ngx_http_rooms_loc_conf_t *rlcf, ngx_str_t *token)
 {
+    u_char     *p;
     ngx_str_t  *auth;
 
     if (rlcf->token != NULL) {
@@ -291,9 +292,14 @@ ngx_http_rooms_admission_token(ngx_http_request_t *r,
 
     if (r->headers_in.authorization != NULL) {
         auth = &r->headers_in.authorization->value;
+        p = auth->data;
+
+        /* "Bearer " in any case, without a call on every request */
 
         if (auth->len > 7
-            && ngx_strncasecmp(auth->data, (u_char *) "Bearer ", 7) == 0)
+            && (p[0] | 0x20) == 'b' && (p[1] | 0x20) == 'e'
+            && (p[2] | 0x20) == 'a' && (p[3] | 0x20) == 'r'
+            && (p[4] | 0x20) == 'e' && (p[5] | 0x20) == 'r' && p[6] == ' ')
         {
             token->data = auth->data + 7;
             token->len = auth->len - 7;
@@ -572,6 +578,7 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     ngx_http_rooms_batch_t     *b;
     ngx_http_rooms_facts_t      facts;
     ngx_http_rooms_loc_conf_t  *rlcf;
+    ngx_http_variable_value_t  *vv;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
 
@@ -604,18 +611,31 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     ctx->role = -1;
     ngx_http_set_ctx(r, ctx, ngx_http_rooms_module);
 
-    if (ngx_http_complex_value(r, rlcf->admission, &room) != NGX_OK) {
+    if (rlcf->admission->index != NGX_ERROR) {
+        vv = ngx_http_get_indexed_variable(r, rlcf->admission->index);
+
+        if (vv == NULL || vv->not_found) {
+            ngx_str_null(&room);
+
+        } else {
+            room.data = vv->data;
+            room.len = vv->len;
+        }
+
+    } else if (ngx_http_complex_value(r, &rlcf->admission->value, &room)
+               != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->room_id = room;
 
-    if (rooms_id_check((char *) room.data, room.len) != ROOMS_ID_OK) {
+    if (rooms_id_parse((char *) room.data, room.len, &ctx->room)
+        != ROOMS_ID_OK)
+    {
         return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_FORBIDDEN,
                                              "not invited");
     }
-
-    ctx->room = (uint64_t) ngx_atoof(room.data, room.len);
 
     if (ngx_http_rooms_admission_token(r, rlcf, &token) == NULL) {
         return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,

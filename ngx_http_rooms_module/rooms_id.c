@@ -77,17 +77,38 @@ rooms_id_generate(char *buf, size_t *len)
 int
 rooms_id_check(const char *s, size_t len)
 {
-    size_t  i;
+    uint64_t  id;
+
+    return rooms_id_parse(s, len, &id);
+}
+
+
+int
+rooms_id_parse(const char *s, size_t len, uint64_t *id)
+{
+    size_t    i;
+    uint64_t  n;
+    unsigned  d;
 
     if (len < ROOMS_ID_MIN_LEN || len > ROOMS_ID_MAX_LEN) {
         return ROOMS_ID_BAD_LENGTH;
     }
 
+    /* 18 digits at most: no overflow */
+
+    n = 0;
+
     for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
+        d = (unsigned char) s[i] - '0';
+
+        if (d > 9) {
             return ROOMS_ID_BAD_CHARS;
         }
+
+        n = n * 10 + d;
     }
+
+    *id = n;
 
     return ROOMS_ID_OK;
 }

@@ -12,6 +12,7 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 
 
 #define ROOMS_ID_LEN              17
@@ -43,6 +44,9 @@ int rooms_id_generate(char *buf, size_t *len);
  * first.
  */
 int rooms_id_check(const char *s, size_t len);
+
+/* the same check, and on ROOMS_ID_OK the id's value in *id */
+int rooms_id_parse(const char *s, size_t len, uint64_t *id);
 
 /*
  * Accepts the raw ids that the JS SDK's createIdentifierFromRawId()

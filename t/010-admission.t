@@ -836,3 +836,53 @@ RoomsTest::redis('HSET', "rooms:user:{$::ALICE}", r => '17x');
 ["X-Rooms-Deny: store unavailable", "X-Rooms-Deny: store unavailable"]
 --- error_log eval
 qr/\[error\] .*rooms admission: a stored time is not a number: "f" "\d{16}", "u" "\d{16}" of room "1234567890123456"; "r" "17x" of its user/
+
+
+
+=== TEST 36: the room id from a lone variable, braced or not, a named or numbered capture, a composed value, a literal; a variable that is not found is no room
+--- config
+    location = /braced {
+        rooms_admission ${arg_room};
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+    location ~ ^/named/(?<rid>[0-9]+)$ {
+        rooms_admission $rid;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+    location ~ ^/numbered/([0-9]+)$ {
+        rooms_admission $1;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+    location = /composed {
+        rooms_admission $arg_a$arg_b;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+    location = /literal {
+        rooms_admission 1234567890123456;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+    location = /missing {
+        rooms_admission $arg_nope;
+        add_header X-Rooms-Deny $rooms_deny_reason always;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+--- init
+main::seed();
+--- request eval
+["GET /braced?room=1234567890123456",
+ "GET /named/1234567890123456",
+ "GET /numbered/1234567890123456",
+ "GET /composed?a=12345678&b=90123456",
+ "GET /literal",
+ "GET /missing?room=1234567890123456",
+ "GET /braced?room=987654321098765432"]
+--- more_headers eval
+[("Authorization: Bearer " . RoomsTest::token(sub => $::ALICE) . "\n") x 7]
+--- error_code eval
+[200, 200, 200, 200, 200, 403, 403]
+--- response_body_like eval
+[("^admitted\n\$") x 5, $::BODY_403, $::BODY_403]
+--- response_headers eval
+["", "", "", "", "", "X-Rooms-Deny: not invited", ""]
+--- no_error_log
+[error]

@@ -117,6 +117,38 @@ test_check(void)
 
 
 static void
+test_id_parse(void)
+{
+    uint64_t  id;
+
+    id = 42;
+    CHECK_INT(rooms_id_parse("1234567890123456", 16, &id), ROOMS_ID_OK);
+    CHECK(id == UINT64_C(1234567890123456));
+    CHECK_INT(rooms_id_parse("99117812428622880", 17, &id), ROOMS_ID_OK);
+    CHECK(id == UINT64_C(99117812428622880));
+    CHECK_INT(rooms_id_parse("999999999999999999", 18, &id), ROOMS_ID_OK);
+    CHECK(id == UINT64_C(999999999999999999));
+    CHECK_INT(rooms_id_parse("000000000000000000", 18, &id), ROOMS_ID_OK);
+    CHECK(id == 0);
+
+    /* refused: the value is left alone */
+
+    id = 42;
+    CHECK_INT(rooms_id_parse("9999999999999999999", 19, &id),
+              ROOMS_ID_BAD_LENGTH);
+    CHECK_INT(rooms_id_parse("123456789012345", 15, &id),
+              ROOMS_ID_BAD_LENGTH);
+    CHECK_INT(rooms_id_parse("12345678901234/6", 16, &id),
+              ROOMS_ID_BAD_CHARS);
+    CHECK_INT(rooms_id_parse("12345678901234:6", 16, &id),
+              ROOMS_ID_BAD_CHARS);
+    CHECK_INT(rooms_id_parse("1234567890123456\0", 17, &id),
+              ROOMS_ID_BAD_CHARS);
+    CHECK(id == 42);
+}
+
+
+static void
 test_raw_id(void)
 {
     char  buf[ROOMS_RAW_ID_MAX_LEN + 2];
@@ -264,6 +296,7 @@ main(void)
 {
     test_generate();
     test_check();
+    test_id_parse();
     test_raw_id();
     test_user_id();
 
