@@ -500,16 +500,22 @@ rooms_time_parse_int(const char *s, size_t len, int64_t *v)
         return -1;
     }
 
+    /* 19 digits fit in 64 bits unsigned: one range check at the end */
+
     n = 0;
 
     for ( /* void */ ; i < len; i++) {
         d = (unsigned char) s[i] - '0';
 
-        if (d > 9 || n > (max - d) / 10) {
+        if (d > 9) {
             return -1;
         }
 
         n = n * 10 + d;
+    }
+
+    if (n > max) {
+        return -1;
     }
 
     if (s[0] == '-') {

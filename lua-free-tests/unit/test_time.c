@@ -371,6 +371,8 @@ test_parse_int(void)
     /* what strtoll() would have read as a number, or as 0 */
 
     CHECK_INT(parse_int("9223372036854775808"), -42);
+    CHECK_INT(parse_int("9999999999999999999"), -42);
+    CHECK_INT(parse_int("-9999999999999999999"), -42);
     CHECK_INT(parse_int("-9223372036854775809"), -42);
     CHECK_INT(parse_int("18446744073709551616"), -42);
     CHECK_INT(parse_int("99999999999999999999"), -42);
