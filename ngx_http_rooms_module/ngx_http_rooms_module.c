@@ -501,12 +501,51 @@ failed:
 }
 
 
+/* NGX_OK and the name when value is "$name" or "${name}" and nothing else */
+
+static ngx_int_t
+ngx_http_rooms_lone_variable(ngx_str_t *value, ngx_str_t *name)
+{
+    u_char  *p, *last;
+
+    if (value->len < 2 || value->data[0] != '$') {
+        return NGX_DECLINED;
+    }
+
+    p = value->data + 1;
+    last = value->data + value->len;
+
+    if (value->len > 3 && p[0] == '{' && last[-1] == '}') {
+        p++;
+        last--;
+    }
+
+    /* "$1": a capture by number is no variable of its own */
+
+    if (*p >= '0' && *p <= '9') {
+        return NGX_DECLINED;
+    }
+
+    name->data = p;
+    name->len = last - p;
+
+    for ( /* void */ ; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_'))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static char *
 ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_rooms_loc_conf_t *rlcf = conf;
 
-    u_char                            *p, *last;
     ngx_str_t                         *value, name;
     ngx_http_rooms_main_conf_t        *rmcf;
     ngx_http_compile_complex_value_t   ccv;
@@ -545,37 +584,12 @@ ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rlcf->admission->index = NGX_ERROR;
 
-    p = value[1].data + 1;
-    last = value[1].data + value[1].len;
-
-    if (value[1].len > 3 && p[0] == '{' && last[-1] == '}') {
-        p++;
-        last--;
-    }
-
-    name.data = p;
-    name.len = last - p;
-
-    if (value[1].data[0] != '$' || name.len == 0
-        || (*p >= '0' && *p <= '9'))
-    {
-        goto done;
-    }
-
-    for ( /* void */ ; p < last; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '_'))
-        {
-            goto done;
+    if (ngx_http_rooms_lone_variable(&value[1], &name) == NGX_OK) {
+        rlcf->admission->index = ngx_http_get_variable_index(cf, &name);
+        if (rlcf->admission->index == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
     }
-
-    rlcf->admission->index = ngx_http_get_variable_index(cf, &name);
-    if (rlcf->admission->index == NGX_ERROR) {
-        return NGX_CONF_ERROR;
-    }
-
-done:
 
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
     rmcf->used = 1;
