@@ -275,6 +275,32 @@ ngx_http_rooms_admission_mask(ngx_http_request_t *r, ngx_str_t *token)
 }
 
 
+/* a directive's value for this request; a missing variable reads as "" */
+
+static ngx_int_t
+ngx_http_rooms_value(ngx_http_request_t *r, ngx_http_rooms_value_t *v,
+    ngx_str_t *value)
+{
+    ngx_http_variable_value_t  *vv;
+
+    if (v->index == NGX_ERROR) {
+        return ngx_http_complex_value(r, &v->value, value);
+    }
+
+    vv = ngx_http_get_indexed_variable(r, v->index);
+
+    if (vv == NULL || vv->not_found) {
+        ngx_str_null(value);
+
+    } else {
+        value->data = vv->data;
+        value->len = vv->len;
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_str_t *
 ngx_http_rooms_admission_token(ngx_http_request_t *r,
     ngx_http_rooms_loc_conf_t *rlcf, ngx_str_t *token)
@@ -283,7 +309,7 @@ ngx_http_rooms_admission_token(ngx_http_request_t *r,
     ngx_str_t  *auth;
 
     if (rlcf->token != NULL) {
-        if (ngx_http_complex_value(r, rlcf->token, token) != NGX_OK) {
+        if (ngx_http_rooms_value(r, rlcf->token, token) != NGX_OK) {
             return NULL;
         }
 
@@ -578,7 +604,6 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     ngx_http_rooms_batch_t     *b;
     ngx_http_rooms_facts_t      facts;
     ngx_http_rooms_loc_conf_t  *rlcf;
-    ngx_http_variable_value_t  *vv;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
 
@@ -611,20 +636,7 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     ctx->role = -1;
     ngx_http_set_ctx(r, ctx, ngx_http_rooms_module);
 
-    if (rlcf->admission->index != NGX_ERROR) {
-        vv = ngx_http_get_indexed_variable(r, rlcf->admission->index);
-
-        if (vv == NULL || vv->not_found) {
-            ngx_str_null(&room);
-
-        } else {
-            room.data = vv->data;
-            room.len = vv->len;
-        }
-
-    } else if (ngx_http_complex_value(r, &rlcf->admission->value, &room)
-               != NGX_OK)
-    {
+    if (ngx_http_rooms_value(r, rlcf->admission, &room) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -37,7 +37,11 @@ static char *ngx_http_rooms_access_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rooms_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_http_rooms_value_t *ngx_http_rooms_value_compile(ngx_conf_t *cf,
+    ngx_str_t *value);
 static char *ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_rooms_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rooms_roles(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -114,7 +118,7 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
 
     { ngx_string("rooms_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_rooms_token,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_rooms_loc_conf_t, token),
       NULL },
@@ -541,14 +545,54 @@ ngx_http_rooms_lone_variable(ngx_str_t *value, ngx_str_t *name)
 }
 
 
+/*
+ * A complex value; "$name" or "${name}" alone also gets the variable's
+ * index, so that the handler reads it at a fraction of what running the
+ * complex value costs
+ */
+
+static ngx_http_rooms_value_t *
+ngx_http_rooms_value_compile(ngx_conf_t *cf, ngx_str_t *value)
+{
+    ngx_str_t                          name;
+    ngx_http_rooms_value_t            *v;
+    ngx_http_compile_complex_value_t   ccv;
+
+    v = ngx_palloc(cf->pool, sizeof(ngx_http_rooms_value_t));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = &v->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NULL;
+    }
+
+    v->index = NGX_ERROR;
+
+    if (ngx_http_rooms_lone_variable(value, &name) == NGX_OK) {
+        v->index = ngx_http_get_variable_index(cf, &name);
+        if (v->index == NGX_ERROR) {
+            return NULL;
+        }
+    }
+
+    return v;
+}
+
+
 static char *
 ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_rooms_loc_conf_t *rlcf = conf;
 
-    ngx_str_t                         *value, name;
-    ngx_http_rooms_main_conf_t        *rmcf;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                   *value;
+    ngx_http_rooms_main_conf_t  *rmcf;
 
     if (rlcf->admission != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -561,38 +605,35 @@ ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    rlcf->admission = ngx_palloc(cf->pool,
-                                 sizeof(ngx_http_rooms_room_value_t));
+    rlcf->admission = ngx_http_rooms_value_compile(cf, &value[1]);
     if (rlcf->admission == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = &rlcf->admission->value;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    /*
-     * "$name" or "${name}" alone: the handler reads the variable by its
-     * index, a fraction of what running the complex value costs
-     */
-
-    rlcf->admission->index = NGX_ERROR;
-
-    if (ngx_http_rooms_lone_variable(&value[1], &name) == NGX_OK) {
-        rlcf->admission->index = ngx_http_get_variable_index(cf, &name);
-        if (rlcf->admission->index == NGX_ERROR) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
     rmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_rooms_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_rooms_loc_conf_t *rlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (rlcf->token != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    rlcf->token = ngx_http_rooms_value_compile(cf, &value[1]);
+    if (rlcf->token == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

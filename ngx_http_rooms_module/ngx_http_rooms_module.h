@@ -63,18 +63,18 @@ typedef struct {
 } ngx_http_rooms_srv_conf_t;
 
 
-/* rooms_admission's room id: a lone variable is read by its index alone */
+/* a directive's value: a lone variable is read by its index alone */
 typedef struct {
     ngx_http_complex_value_t      value;
     ngx_int_t                     index;       /* NGX_ERROR: not lone */
-} ngx_http_rooms_room_value_t;
+} ngx_http_rooms_value_t;
 
 
 typedef struct {
     ngx_flag_t                    api;
     size_t                        max_body;
-    ngx_http_rooms_room_value_t  *admission;   /* NULL: off */
-    ngx_http_complex_value_t     *token;       /* NULL: default source */
+    ngx_http_rooms_value_t       *admission;   /* NULL: off */
+    ngx_http_rooms_value_t       *token;       /* NULL: default source */
     ngx_uint_t                    roles;       /* bitmask, 0: any */
     ngx_flag_t                    roles_set;
     ngx_flag_t                    cache;

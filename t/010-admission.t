@@ -886,3 +886,51 @@ main::seed();
 ["", "", "", "", "", "X-Rooms-Deny: not invited", ""]
 --- no_error_log
 [error]
+
+
+
+=== TEST 37: rooms_token from a braced variable, a composed value, the server level; a variable that is not found is no token
+--- config
+    rooms_token ${http_x_token};
+    location = /braced {
+        rooms_admission $arg_room;
+        add_header X-Rooms-User $rooms_user_id always;
+        add_header X-Rooms-Deny $rooms_deny_reason always;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+    location = /composed {
+        rooms_admission $arg_room;
+        rooms_token $http_x_head.$http_x_tail;
+        add_header X-Rooms-User $rooms_user_id always;
+        add_header X-Rooms-Deny $rooms_deny_reason always;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+    location = /missing {
+        rooms_admission $arg_room;
+        rooms_token $cookie_nope;
+        add_header X-Rooms-Deny $rooms_deny_reason always;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+--- init
+main::seed();
+--- request eval
+["GET /braced?room=1234567890123456",
+ "GET /braced?room=1234567890123456",
+ "GET /composed?room=1234567890123456",
+ "GET /missing?room=1234567890123456"]
+--- more_headers eval
+my $t = RoomsTest::token(sub => $::CAROL);
+my $cut = rindex($t, '.');
+["X-Token: $t\n",
+ "Authorization: Bearer $t\n",
+ "X-Head: " . substr($t, 0, $cut) . "\nX-Tail: " . substr($t, $cut + 1) . "\n",
+ "X-Token: $t\nAuthorization: Bearer $t\n"]
+--- error_code eval
+[200, 401, 200, 401]
+--- response_headers eval
+["X-Rooms-User: $::CAROL\n!X-Rooms-Deny", "X-Rooms-Deny: missing token",
+ "X-Rooms-User: $::CAROL\n!X-Rooms-Deny", "X-Rooms-Deny: missing token"]
+--- response_body_like eval
+["^admitted\n\$", $::BODY_401, "^admitted\n\$", $::BODY_401]
+--- no_error_log
+[error]
