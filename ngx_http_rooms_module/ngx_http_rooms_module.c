@@ -457,6 +457,7 @@ ngx_http_rooms_token_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     buf = NULL;
 
     if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || !ngx_is_file(&fi)
         || ngx_file_size(&fi) > 1024 * 1024)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
