@@ -38,7 +38,7 @@ static char *ngx_http_rooms_access_key(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_rooms_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_http_rooms_value_t *ngx_http_rooms_value_compile(ngx_conf_t *cf,
-    ngx_str_t *value);
+    ngx_command_t *cmd, ngx_str_t *value);
 static char *ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rooms_token(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -553,7 +553,8 @@ ngx_http_rooms_lone_variable(ngx_str_t *value, ngx_str_t *name)
  */
 
 static ngx_http_rooms_value_t *
-ngx_http_rooms_value_compile(ngx_conf_t *cf, ngx_str_t *value)
+ngx_http_rooms_value_compile(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value)
 {
     ngx_str_t                          name;
     ngx_http_rooms_value_t            *v;
@@ -571,6 +572,8 @@ ngx_http_rooms_value_compile(ngx_conf_t *cf, ngx_str_t *value)
     ccv.complex_value = &v->value;
 
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V: invalid value \"%V\"",
+                           &cmd->name, value);
         return NULL;
     }
 
@@ -606,7 +609,7 @@ ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    rlcf->admission = ngx_http_rooms_value_compile(cf, &value[1]);
+    rlcf->admission = ngx_http_rooms_value_compile(cf, cmd, &value[1]);
     if (rlcf->admission == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -631,7 +634,7 @@ ngx_http_rooms_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    rlcf->token = ngx_http_rooms_value_compile(cf, &value[1]);
+    rlcf->token = ngx_http_rooms_value_compile(cf, cmd, &value[1]);
     if (rlcf->token == NULL) {
         return NGX_CONF_ERROR;
     }
