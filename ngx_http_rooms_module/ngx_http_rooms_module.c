@@ -37,6 +37,8 @@ static char *ngx_http_rooms_access_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rooms_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_rooms_token_cache_check(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_http_rooms_value_t *ngx_http_rooms_value_compile(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_str_t *value);
 static char *ngx_http_rooms_admission(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -49,6 +51,10 @@ static ngx_int_t ngx_http_rooms_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_rooms_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_rooms_init_process(ngx_cycle_t *cycle);
 static void ngx_http_rooms_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_t  ngx_http_rooms_token_cache_post =
+    { ngx_http_rooms_token_cache_check };
 
 
 static ngx_command_t  ngx_http_rooms_commands[] = {
@@ -72,7 +78,7 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_rooms_main_conf_t, token_cache),
-      NULL },
+      &ngx_http_rooms_token_cache_post },
 
     { ngx_string("rooms_access_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
@@ -206,19 +212,14 @@ ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(rmcf->token_cache, 65536);
 
-    if (rmcf->token_cache > 16 * 1024 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_token_cache: at most 16777216 tokens");
-        return NGX_CONF_ERROR;
-    }
-
     if (rmcf->resource.data == NULL) {
         ngx_str_set(&rmcf->resource, "00000000-0000-4000-8000-000000000000");
     }
 
     if (rmcf->resource.len == 0 || rmcf->resource.len > 64) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_resource_id must be 1..64 characters");
+                           "rooms_resource_id \"%V\" must be 1..64 "
+                           "characters", &rmcf->resource);
         return NGX_CONF_ERROR;
     }
 
@@ -503,6 +504,22 @@ failed:
     (void) ngx_close_file(file.fd);
 
     return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_rooms_token_cache_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np > 16 * 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_token_cache: %ui is too large, at most "
+                           "16777216 tokens", *np);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
