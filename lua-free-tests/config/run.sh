@@ -147,7 +147,7 @@ echo '{"keys": []}' > "$KEYS/empty.json"
 # EC P-384, RSA 1024 (both refused) and one key of each supported type,
 # made by Node's crypto; without Node those cases are skipped
 have_node=0
-if command -v node >/dev/null && node --input-type=module - "$KEYS" <<'EOF'
+if command -v node >/dev/null && node --input-type=module - "$KEYS" "$oct32" <<'EOF'
 import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
 
@@ -159,8 +159,7 @@ const jwk = (type, opts, kid, priv) => {
 const save = (name, keys) =>
     writeFileSync(`${dir}/${name}.json`, JSON.stringify({ keys }));
 
-const hs = { kty: "oct", kid: "h",
-             k: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I" };
+const hs = { kty: "oct", kid: "h", k: process.argv[3] };
 
 save("p384", [hs, jwk("ec", { namedCurve: "P-384" }, "a")]);
 save("rsa1024", [jwk("rsa", { modulusLength: 1024 }, "r")]);
@@ -252,6 +251,14 @@ EOF
 
 # --- rooms_token_keys -------------------------------------------------------
 
+# bad_keys DESCRIPTION FILE MESSAGE: rooms_token_keys $KEYS/FILE must fail
+# with 'rooms_token_keys: "$KEYS/FILE": MESSAGE' at its line
+bad_keys() {
+    check "rooms_token_keys: $1" fail mark \
+        "rooms_token_keys: \"$KEYS/$2\": $3" \
+        <<< "rooms_token_keys $KEYS/$2; #<"
+}
+
 check "rooms_token_keys: missing file" fail mark \
     "rooms_token_keys: cannot open \"$KEYS/nope.json\" (2: No such file or directory)" <<EOF
 rooms_token_keys $KEYS/nope.json; #<
@@ -262,57 +269,37 @@ check "rooms_token_keys: a directory" fail mark \
 rooms_token_keys $KEYS; #<
 EOF
 
-check "rooms_token_keys: an empty file" fail mark \
-    "rooms_token_keys: \"$KEYS/zero-bytes.json\": invalid JSON at line 1, column 0: '[' or '{' expected near end of file" <<EOF
-rooms_token_keys $KEYS/zero-bytes.json; #<
-EOF
+bad_keys "an empty file" zero-bytes.json \
+    "invalid JSON at line 1, column 0: '[' or '{' expected near end of file"
 
-check "rooms_token_keys: not JSON" fail mark \
-    "rooms_token_keys: \"$KEYS/not-json.json\": invalid JSON at line 2, column 0: ']' expected near end of file" <<EOF
-rooms_token_keys $KEYS/not-json.json; #<
-EOF
+bad_keys "not JSON" not-json.json \
+    "invalid JSON at line 2, column 0: ']' expected near end of file"
 
-check "rooms_token_keys: a JSON array, not a JWKS" fail mark \
-    "rooms_token_keys: \"$KEYS/array.json\": JWKS must be a JSON object with \"keys\"" <<EOF
-rooms_token_keys $KEYS/array.json; #<
-EOF
+bad_keys "a JSON array, not a JWKS" array.json \
+    "JWKS must be a JSON object with \"keys\""
 
-check "rooms_token_keys: an object without \"keys\"" fail mark \
-    "rooms_token_keys: \"$KEYS/no-keys.json\": missing \"keys\"" <<EOF
-rooms_token_keys $KEYS/no-keys.json; #<
-EOF
+bad_keys "an object without \"keys\"" no-keys.json \
+    "missing \"keys\""
 
-check "rooms_token_keys: no keys" fail mark \
-    "rooms_token_keys: \"$KEYS/empty.json\": no keys" <<EOF
-rooms_token_keys $KEYS/empty.json; #<
-EOF
+bad_keys "no keys" empty.json \
+    "no keys"
 
-check "rooms_token_keys: 16-byte oct key" fail mark \
-    "rooms_token_keys: \"$KEYS/oct-short.json\": key 1 (\"short\"): oct key is 16 bytes, HS256 requires at least 32" <<EOF
-rooms_token_keys $KEYS/oct-short.json; #<
-EOF
+bad_keys "16-byte oct key" oct-short.json \
+    "key 1 (\"short\"): oct key is 16 bytes, HS256 requires at least 32"
 
-check "rooms_token_keys: two keys with one kid" fail mark \
-    "rooms_token_keys: \"$KEYS/dup-kid.json\": key 2: duplicate kid \"a\" (also key 1)" <<EOF
-rooms_token_keys $KEYS/dup-kid.json; #<
-EOF
+bad_keys "two keys with one kid" dup-kid.json \
+    "key 2: duplicate kid \"a\" (also key 1)"
 
-check "rooms_token_keys: unknown kty" fail mark \
-    "rooms_token_keys: \"$KEYS/kty.json\": key 2 (\"f\"): unsupported \"kty\" \"foo\" (oct, RSA, EC and OKP are)" <<EOF
-rooms_token_keys $KEYS/kty.json; #<
-EOF
+bad_keys "unknown kty" kty.json \
+    "key 2 (\"f\"): unsupported \"kty\" \"foo\" (oct, RSA, EC and OKP are)"
 
 if [ $have_node = 1 ]; then
     # the README's example message
-    check "rooms_token_keys: EC P-384 key" fail mark \
-        "rooms_token_keys: \"$KEYS/p384.json\": key 2 (\"a\"): EC key has curve \"P-384\", only P-256 is supported" <<EOF
-rooms_token_keys $KEYS/p384.json; #<
-EOF
+    bad_keys "EC P-384 key" p384.json \
+        "key 2 (\"a\"): EC key has curve \"P-384\", only P-256 is supported"
 
-    check "rooms_token_keys: RSA 1024 key" fail mark \
-        "rooms_token_keys: \"$KEYS/rsa1024.json\": key 1 (\"r\"): RSA modulus is 1024 bits, at least 2048 are required" <<EOF
-rooms_token_keys $KEYS/rsa1024.json; #<
-EOF
+    bad_keys "RSA 1024 key" rsa1024.json \
+        "key 1 (\"r\"): RSA modulus is 1024 bits, at least 2048 are required"
 else
     skip "rooms_token_keys: EC P-384 key (no node)"
     skip "rooms_token_keys: RSA 1024 key (no node)"
