@@ -6,6 +6,7 @@
 
 #include <string.h>
 #include <openssl/rand.h>
+#include <openssl/evp.h>
 
 #include "rooms_id.h"
 
@@ -75,6 +76,55 @@ rooms_id_generate(char *buf, size_t *len)
 
 
 int
+rooms_id_for_request(char *buf, size_t *len, const char *rid, size_t rlen)
+{
+    int            ok;
+    size_t         i;
+    uint64_t       v;
+    EVP_MD_CTX    *md_ctx;
+    unsigned char  md[EVP_MAX_MD_SIZE];
+
+    md_ctx = EVP_MD_CTX_new();
+    if (md_ctx == NULL) {
+        return -1;
+    }
+
+    /* a prefix of its own: these digests are for nothing else */
+
+    ok = EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL)
+         && EVP_DigestUpdate(md_ctx, "rooms repeatable create\n", 24)
+         && EVP_DigestUpdate(md_ctx, rid, rlen)
+         && EVP_DigestFinal_ex(md_ctx, md, NULL);
+
+    EVP_MD_CTX_free(md_ctx);
+
+    if (!ok) {
+        return -1;
+    }
+
+    v = 0;
+
+    for (i = 0; i < 8; i++) {
+        v = (v << 8) | md[i];
+    }
+
+    /* 10^16 .. 10^17 - 1: the bias of the modulo is below 2^-7 */
+
+    v = UINT64_C(10000000000000000) + v % UINT64_C(90000000000000000);
+
+    for (i = ROOMS_ID_LEN; i > 0; i--) {
+        buf[i - 1] = (char) ('0' + v % 10);
+        v /= 10;
+    }
+
+    buf[ROOMS_ID_LEN] = '\0';
+    *len = ROOMS_ID_LEN;
+
+    return 0;
+}
+
+
+int
 rooms_id_check(const char *s, size_t len)
 {
     uint64_t  id;
@@ -106,6 +156,10 @@ rooms_id_parse(const char *s, size_t len, uint64_t *id)
         }
 
         n = n * 10 + d;
+    }
+
+    if (s[0] == '0') {
+        return ROOMS_ID_NOT_CANONICAL;
     }
 
     *id = n;

@@ -22,6 +22,7 @@
 #define ROOMS_ID_OK               0
 #define ROOMS_ID_BAD_LENGTH       -1
 #define ROOMS_ID_BAD_CHARS        -2
+#define ROOMS_ID_NOT_CANONICAL    -3
 
 #define ROOMS_RAW_ID_MAX_LEN      256
 
@@ -38,14 +39,29 @@
 int rooms_id_generate(char *buf, size_t *len);
 
 /*
+ * The room id a repeatable create request (its Repeatability-Request-ID,
+ * rid[0..rlen)) gets: ROOMS_ID_LEN decimal digits, the first nonzero, from
+ * SHA-256 of rid, so that every retry of the request names the same room
+ * and a record of the request can live beside the room's keys.  buf as
+ * for rooms_id_generate().  Returns 0, or -1 if the digest fails.
+ */
+int rooms_id_for_request(char *buf, size_t *len, const char *rid,
+    size_t rlen);
+
+/*
  * Checks a room id from a URL: ROOMS_ID_BAD_LENGTH when len is not within
  * 16..18 (ACS: 400 "Invalid room ID length."), ROOMS_ID_BAD_CHARS when
- * it holds anything but digits, else ROOMS_ID_OK.  Length is checked
- * first.
+ * it holds anything but digits, ROOMS_ID_NOT_CANONICAL when it starts
+ * with a '0' (no room id does: a room has one spelling, so that its
+ * value and its string name the same room), else ROOMS_ID_OK.  Checked
+ * in that order.
  */
 int rooms_id_check(const char *s, size_t len);
 
-/* the same check, and on ROOMS_ID_OK the id's value in *id */
+/*
+ * The same check, and on ROOMS_ID_OK the id's value in *id: distinct ids
+ * have distinct values
+ */
 int rooms_id_parse(const char *s, size_t len, uint64_t *id);
 
 /*

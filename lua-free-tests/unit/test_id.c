@@ -95,7 +95,15 @@ test_check(void)
     CHECK_INT(id_check("99117812428622880"), ROOMS_ID_OK);
     CHECK_INT(id_check("9944296304944572"), ROOMS_ID_OK);
     CHECK_INT(id_check("999058871389949120"), ROOMS_ID_OK);
-    CHECK_INT(id_check("00000000000000000"), ROOMS_ID_OK);
+
+    /* one spelling: a leading zero names no room (after the length) */
+
+    CHECK_INT(id_check("00000000000000000"), ROOMS_ID_NOT_CANONICAL);
+    CHECK_INT(id_check("01234567890123456"), ROOMS_ID_NOT_CANONICAL);
+    CHECK_INT(id_check("0123456789012345"), ROOMS_ID_NOT_CANONICAL);
+    CHECK_INT(id_check("0099117812428622"), ROOMS_ID_NOT_CANONICAL);
+    CHECK_INT(id_check("0a23456789012345"), ROOMS_ID_BAD_CHARS);
+    CHECK_INT(id_check("012345678901234"), ROOMS_ID_BAD_LENGTH);
 
     /* length first, as ACS: "Invalid room ID length." */
 
@@ -128,12 +136,16 @@ test_id_parse(void)
     CHECK(id == UINT64_C(99117812428622880));
     CHECK_INT(rooms_id_parse("999999999999999999", 18, &id), ROOMS_ID_OK);
     CHECK(id == UINT64_C(999999999999999999));
-    CHECK_INT(rooms_id_parse("000000000000000000", 18, &id), ROOMS_ID_OK);
-    CHECK(id == 0);
+    CHECK_INT(rooms_id_parse("100000000000000000", 18, &id), ROOMS_ID_OK);
+    CHECK(id == UINT64_C(100000000000000000));
 
     /* refused: the value is left alone */
 
     id = 42;
+    CHECK_INT(rooms_id_parse("000000000000000000", 18, &id),
+              ROOMS_ID_NOT_CANONICAL);
+    CHECK_INT(rooms_id_parse("01234567890123456", 17, &id),
+              ROOMS_ID_NOT_CANONICAL);
     CHECK_INT(rooms_id_parse("9999999999999999999", 19, &id),
               ROOMS_ID_BAD_LENGTH);
     CHECK_INT(rooms_id_parse("123456789012345", 15, &id),
@@ -145,6 +157,49 @@ test_id_parse(void)
     CHECK_INT(rooms_id_parse("1234567890123456\0", 17, &id),
               ROOMS_ID_BAD_CHARS);
     CHECK(id == 42);
+}
+
+
+/* the id of a repeatable request: the same for the same request id */
+
+static void
+test_id_for_request(void)
+{
+    int     i;
+    char    a[ROOMS_ID_MAX_LEN + 1], b[ROOMS_ID_MAX_LEN + 1], rid[40];
+    size_t  alen, blen;
+
+    CHECK_INT(rooms_id_for_request(a, &alen,
+                  "760446fb-24c7-4e8f-bb77-96881578675f", 36), 0);
+    CHECK_INT(rooms_id_for_request(b, &blen,
+                  "760446fb-24c7-4e8f-bb77-96881578675f", 36), 0);
+    CHECK_INT(alen, ROOMS_ID_LEN);
+    CHECK_INT(strlen(a), ROOMS_ID_LEN);
+    CHECK_STR(a, b);
+    CHECK_INT(rooms_id_check(a, alen), ROOMS_ID_OK);
+
+    CHECK_INT(rooms_id_for_request(b, &blen,
+                  "760446fb-24c7-4e8f-bb77-96881578675e", 36), 0);
+    CHECK(strcmp(a, b) != 0);
+
+    /* a thousand request ids: valid, canonical ids, all different */
+
+    for (i = 0; i < 1000; i++) {
+        snprintf(rid, sizeof(rid), "req-%d", i);
+        CHECK_INT(rooms_id_for_request(a, &alen, rid, strlen(rid)), 0);
+
+        if (rooms_id_check(a, alen) != ROOMS_ID_OK || alen != ROOMS_ID_LEN) {
+            CHECK_STR(a, "(a canonical 17-digit id)");
+            return;
+        }
+
+        if (i > 0 && strcmp(a, b) == 0) {
+            CHECK_STR(a, "(another id)");
+            return;
+        }
+
+        memcpy(b, a, sizeof(a));
+    }
 }
 
 
@@ -297,6 +352,7 @@ main(void)
     test_generate();
     test_check();
     test_id_parse();
+    test_id_for_request();
     test_raw_id();
     test_user_id();
 
