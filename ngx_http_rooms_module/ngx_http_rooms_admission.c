@@ -18,7 +18,12 @@
 #include "ngx_http_rooms_redis.h"
 #include "ngx_http_rooms_cache.h"
 #include "rooms_id.h"
+#include "rooms_mask.h"
 #include "rooms_time.h"
+
+
+/* the most of a refused room id that its log line shows */
+#define NGX_HTTP_ROOMS_LOG_ROOM_MAX  64
 
 
 typedef enum {
@@ -92,11 +97,21 @@ ngx_http_rooms_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         goto found;
     }
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_rooms_module);
+    /*
+     * the request's own decision: a subrequest's when auth_request asks
+     * (its auth_request_set reads them in the subrequest), else the main
+     * request's
+     */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_rooms_module);
 
     if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
+        ctx = ngx_http_get_module_ctx(r->main, ngx_http_rooms_module);
+
+        if (ctx == NULL) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
     }
 
     switch (data) {
@@ -173,7 +188,10 @@ static ngx_int_t
 ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
     ngx_uint_t status, const char *reason)
 {
+    u_char                     room[3 * NGX_HTTP_ROOMS_LOG_ROOM_MAX];
+    size_t                     len;
     ngx_int_t                  rc;
+    ngx_str_t                  logged;
     ngx_uint_t                 level;
     const char                *code, *message;
     ngx_http_core_loc_conf_t  *clcf;
@@ -186,9 +204,18 @@ ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
     level = (status == NGX_HTTP_SERVICE_UNAVAILABLE) ? NGX_LOG_ERR
                                                      : NGX_LOG_INFO;
 
+    /* the room id as the client sent it: escaped, and not all of it */
+
+    len = ngx_min(ctx->room_id.len, NGX_HTTP_ROOMS_LOG_ROOM_MAX);
+    logged.data = room;
+    logged.len = (u_char *) ngx_escape_uri(room, ctx->room_id.data, len,
+                                           NGX_ESCAPE_URI_COMPONENT)
+                 - room;
+
     ngx_log_error(level, r->connection->log, 0,
-                  "rooms admission: room \"%V\" user \"%V\" refused: %s",
-                  &ctx->room_id, &ctx->user_id, reason);
+                  "rooms admission: room \"%V%s\" user \"%V\" refused: %s",
+                  &logged, len < ctx->room_id.len ? "..." : "",
+                  &ctx->user_id, reason);
 
     switch (status) {
 
@@ -223,6 +250,11 @@ ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
         break;
     }
 
+    if (r != r->main) {
+        /* auth_request's subrequest: the status is the answer */
+        return status;
+    }
+
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     if (clcf->satisfy == NGX_HTTP_SATISFY_ANY
@@ -243,35 +275,50 @@ ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
 
 /*
  * The request line goes into every error log line about the request and
- * into $request: the token in it is replaced by "***" there (the query
- * itself, $args, is left as it is).
+ * into $request: the values of the query arguments that may carry a token
+ * are replaced by "***" there, all of them, whatever the request turns out
+ * to be (the query itself, $args and $request_uri, is left as it is).
  */
 
-static void
-ngx_http_rooms_admission_mask(ngx_http_request_t *r, ngx_str_t *token)
+static ngx_int_t
+ngx_http_rooms_admission_mask(ngx_http_request_t *r,
+    ngx_http_rooms_loc_conf_t *rlcf)
 {
-    u_char  *p, *start, *end;
+    u_char              *p;
+    size_t               len, masked;
+    ngx_str_t           *line;
+    ngx_http_request_t  *mr;
 
-    start = r->request_line.data;
-    end = start + r->request_line.len;
+    /* a subrequest's line is its main request's, whose query it asks about */
 
-    if (token->data < start || token->data + token->len > end) {
-        return;
+    mr = r->main;
+    line = &mr->request_line;
+
+    if (mr->args_start == NULL && mr->args.len == 0) {
+        /* no '?' in the request line */
+        return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, r->request_line.len);
+    len = rooms_mask_line(NULL, (char *) line->data, line->len,
+                          rlcf->mask, rlcf->nmask, &masked);
+
+    if (masked == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
-    r->request_line.data = p;
+    (void) rooms_mask_line((char *) p, (char *) line->data, line->len,
+                           rlcf->mask, rlcf->nmask, NULL);
 
-    p = ngx_cpymem(p, start, token->data - start);
-    p = ngx_cpymem(p, "***", 3);
-    p = ngx_cpymem(p, token->data + token->len,
-                   end - (token->data + token->len));
+    line->data = p;
+    line->len = len;
+    r->request_line = *line;
 
-    r->request_line.len = p - r->request_line.data;
+    return NGX_OK;
 }
 
 
@@ -339,12 +386,14 @@ ngx_http_rooms_admission_token(ngx_http_request_t *r,
         }
     }
 
-    /* browsers cannot set headers on a WebSocket upgrade */
+    /*
+     * browsers cannot set headers on a WebSocket upgrade; a subrequest
+     * (auth_request's) asks about its main request's query
+     */
 
-    if (ngx_http_arg(r, (u_char *) "access_token", 12, token) == NGX_OK
+    if (ngx_http_arg(r->main, (u_char *) "access_token", 12, token) == NGX_OK
         && token->len)
     {
-        ngx_http_rooms_admission_mask(r, token);
         return token;
     }
 
@@ -591,8 +640,14 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
 }
 
 
-ngx_int_t
-ngx_http_rooms_admission_handler(ngx_http_request_t *r)
+/*
+ * The decision, in the access phase of a main request and in the
+ * precontent phase of a subrequest (nginx runs no access phase for those:
+ * that is how auth_request asks a location with rooms_admission).
+ */
+
+static ngx_int_t
+ngx_http_rooms_admission(ngx_http_request_t *r)
 {
     u_char                     *p, *keys;
     ngx_int_t                   rc;
@@ -606,10 +661,6 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
     ngx_http_rooms_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
-
-    if (rlcf->admission == NULL || r != r->main) {
-        return NGX_DECLINED;
-    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_rooms_module);
 
@@ -635,6 +686,12 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
 
     ctx->role = -1;
     ngx_http_set_ctx(r, ctx, ngx_http_rooms_module);
+
+    /* before anything can refuse the request and log it */
+
+    if (ngx_http_rooms_admission_mask(r, rlcf) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (ngx_http_rooms_value(r, rlcf->admission, &room) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -773,4 +830,43 @@ decided:
     }
 
     return ngx_http_rooms_admission_deny(r, ctx, ctx->deny_code, ctx->deny);
+}
+
+
+ngx_int_t
+ngx_http_rooms_admission_handler(ngx_http_request_t *r)
+{
+    ngx_http_rooms_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (rlcf->admission == NULL || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_rooms_admission(r);
+}
+
+
+/*
+ * A subrequest (auth_request's) to a location with rooms_admission is
+ * answered here: 204 when admitted, the refusal's status otherwise, with
+ * the variables set for auth_request_set.
+ */
+
+ngx_int_t
+ngx_http_rooms_admission_subrequest_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_rooms_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (rlcf->admission == NULL || r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_rooms_admission(r);
+
+    return (rc == NGX_OK) ? NGX_HTTP_NO_CONTENT : rc;
 }

@@ -336,6 +336,18 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->roles = prev->roles;
     }
 
+    /* the query arguments that may carry a token, masked in logs */
+
+    conf->mask[0].data = "access_token";
+    conf->mask[0].len = sizeof("access_token") - 1;
+    conf->nmask = 1;
+
+    if (conf->token != NULL && conf->token->arg.len) {
+        conf->mask[1].data = (char *) conf->token->arg.data;
+        conf->mask[1].len = conf->token->arg.len;
+        conf->nmask = 2;
+    }
+
     if (conf->admission != NULL) {
         rscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_rooms_module);
 
@@ -595,11 +607,17 @@ ngx_http_rooms_value_compile(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     v->index = NGX_ERROR;
+    ngx_str_null(&v->arg);
 
     if (ngx_http_rooms_lone_variable(value, &name) == NGX_OK) {
         v->index = ngx_http_get_variable_index(cf, &name);
         if (v->index == NGX_ERROR) {
             return NULL;
+        }
+
+        if (name.len > 4 && ngx_strncmp(name.data, "arg_", 4) == 0) {
+            v->arg.data = name.data + 4;
+            v->arg.len = name.len - 4;
         }
     }
 
@@ -754,6 +772,15 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_rooms_admission_handler;
+
+    /* subrequests have no access phase: auth_request asks here */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_rooms_admission_subrequest_handler;
 
     return NGX_OK;
 }

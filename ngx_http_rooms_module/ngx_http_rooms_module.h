@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "rooms_jwt.h"
+#include "rooms_mask.h"
 #include "rooms_model.h"
 
 
@@ -67,6 +68,7 @@ typedef struct {
 typedef struct {
     ngx_http_complex_value_t      value;
     ngx_int_t                     index;       /* NGX_ERROR: not lone */
+    ngx_str_t                     arg;         /* NAME of a lone $arg_NAME */
 } ngx_http_rooms_value_t;
 
 
@@ -78,6 +80,8 @@ typedef struct {
     ngx_uint_t                    roles;       /* bitmask, 0: any */
     ngx_flag_t                    roles_set;
     ngx_flag_t                    cache;
+    rooms_mask_name_t             mask[2];     /* query arguments to mask */
+    ngx_uint_t                    nmask;
 } ngx_http_rooms_loc_conf_t;
 
 
@@ -119,6 +123,7 @@ extern ngx_module_t  ngx_http_rooms_module;
 
 ngx_int_t ngx_http_rooms_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_rooms_admission_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_rooms_admission_subrequest_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_rooms_add_variables(ngx_conf_t *cf);
 
 /* shared response helpers (ngx_http_rooms_api.c) */

@@ -41,6 +41,21 @@ sub seed {
 our $BODY_401 = qr/^\{"error":\{"code":"Unauthorized","message":"A valid room token is required\."\}\}$/;
 our $BODY_403 = qr/^\{"error":\{"code":"Forbidden","message":"Not admitted to this room\."\}\}$/;
 
+# TEST 38's request lines: "GET /media?room=...&access_token=T&p=X..." of
+# 4080 to 4095 bytes, for a token T of one and of two bytes; and the line
+# each must be logged as, T masked
+sub long_lines {
+    my ($masked) = @_;
+    my @r;
+    for my $t ('a', 'ab') {
+        my $head = "GET /media?room=$ROOM&access_token=";
+        my $pad = 4080 - 9 - length("$head$t&p=");
+        push @r, map { $head . ($masked ? '***' : $t) . '&p=' . ('x' x ($pad + $_))
+                       . ($masked ? ' HTTP/1.1' : '') } 0 .. 15;
+    }
+    return @r;
+}
+
 no_long_string();
 
 add_block_preprocessor(sub {
@@ -68,6 +83,7 @@ config_preamble(<<'_EOC_' . '        alias ' . html_dir() . "/ok.txt;\n    }\n")
         add_header X-Rooms-Role $rooms_role always;
         add_header X-Rooms-Room $rooms_room_id always;
         add_header X-Rooms-Deny $rooms_deny_reason always;
+        add_header X-Rooms-Request $request always;
         access_log logs/access.log rooms;
 _EOC_
 
@@ -934,3 +950,175 @@ my $cut = rindex($t, '.');
 ["^admitted\n\$", $::BODY_401, "^admitted\n\$", $::BODY_401]
 --- no_error_log
 [error]
+
+
+
+=== TEST 38: access_token values of one and two bytes are masked without overrunning the line, at request lines of every length mod 16 around 4 KB (an ASan build reports the overrun)
+--- log_level: info
+--- config
+--- init
+main::seed();
+--- request eval
+[main::long_lines(0)]
+--- error_code eval
+[(401) x 32]
+--- response_headers eval
+[map { "X-Rooms-Request: $_" } main::long_lines(1)]
+--- no_error_log eval
+[qr/access_token=a[b&]/, qr/HTTP\/1[^.]/, '[alert]', 'exited on signal']
+--- error_log eval
+qr/rooms admission: room "1234567890123456" user "" refused: malformed token, client: [^,]+, server: [^,]+, request: "GET \/media\?room=1234567890123456&access_token=\*\*\*&p=xxxx/
+
+
+
+=== TEST 39: a query token is masked though the room id is refused before the token is read: not digits, 3 digits, 19 digits; in the error log too
+--- log_level: info
+--- config
+--- init
+main::seed();
+--- request eval
+[map { "GET /media?room=$_&access_token=" . RoomsTest::token(sub => $::ALICE) }
+ 'abc', '123', '1234567890123456789']
+--- error_code eval
+[403, 403, 403]
+--- response_headers eval
+["X-Rooms-Request: GET /media?room=abc&access_token=*** HTTP/1.1",
+ "X-Rooms-Request: GET /media?room=123&access_token=*** HTTP/1.1",
+ "X-Rooms-Request: GET /media?room=1234567890123456789&access_token=*** HTTP/1.1"]
+--- error_log eval
+qr/room "[0-9a-c]+" user "" refused: not invited, client: .*, request: "GET \/media\?room=[0-9a-c]+&access_token=\*\*\* HTTP\/1\.1"/
+--- no_error_log eval
+[qr/access_token=eyJ/]
+--- no_access_log eval
+[qr/access_token=eyJ/]
+
+
+
+=== TEST 40: every token in the query is masked: with a Bearer header too, a second access_token, one after an empty first, the name in another case
+--- log_level: info
+--- config
+--- init
+main::seed();
+--- request eval
+my $t = RoomsTest::token(sub => $::ALICE);
+my $m = RoomsTest::token(sub => $::MALLORY);
+["GET /media?room=1234567890123456&access_token=$m",
+ "GET /media?room=1234567890123456&access_token=$t&access_token=$m",
+ "GET /media?room=1234567890123456&access_token=&access_token=$m",
+ "GET /media?room=1234567890123456&Access_Token=$t&x=1"]
+--- more_headers eval
+["Authorization: Bearer " . RoomsTest::token(sub => $::ALICE) . "\n", "", "", ""]
+--- error_code eval
+[200, 200, 401, 200]
+--- response_headers eval
+["X-Rooms-Request: GET /media?room=1234567890123456&access_token=*** HTTP/1.1",
+ "X-Rooms-Request: GET /media?room=1234567890123456&access_token=***&access_token=*** HTTP/1.1",
+ "X-Rooms-Request: GET /media?room=1234567890123456&access_token=&access_token=*** HTTP/1.1",
+ "X-Rooms-Request: GET /media?room=1234567890123456&Access_Token=***&x=1 HTTP/1.1"]
+--- no_error_log eval
+[qr/access_token=eyJ/i]
+--- no_access_log eval
+[qr/access_token=eyJ/i]
+
+
+
+=== TEST 41: rooms_token $arg_t: the t argument is masked too; other rooms_token sources leave other arguments alone
+--- log_level: info
+--- config
+    location = /byarg {
+        rooms_admission $arg_room;
+        rooms_token $arg_t;
+        add_header X-Rooms-Request $request always;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+    location = /byheader {
+        rooms_admission $arg_room;
+        rooms_token $http_x_token;
+        add_header X-Rooms-Request $request always;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+--- init
+main::seed();
+--- request eval
+my $t = RoomsTest::token(sub => $::ALICE);
+["GET /byarg?room=1234567890123456&t=$t&t2=keep",
+ "GET /byarg?room=1234567890123456&t=x",
+ "GET /byheader?room=1234567890123456&t=keep&access_token=zz"]
+--- more_headers eval
+["", "", "X-Token: " . RoomsTest::token(sub => $::ALICE) . "\n"]
+--- error_code eval
+[200, 401, 200]
+--- response_headers eval
+["X-Rooms-Request: GET /byarg?room=1234567890123456&t=***&t2=keep HTTP/1.1",
+ "X-Rooms-Request: GET /byarg?room=1234567890123456&t=*** HTTP/1.1",
+ "X-Rooms-Request: GET /byheader?room=1234567890123456&t=keep&access_token=*** HTTP/1.1"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 42: a room id has one spelling: with leading zeros it is no room, though its value is the invitee's room
+--- log_level: info
+--- config
+--- init
+main::seed();
+--- request eval
+["GET /media?room=01234567890123456", "GET /media?room=001234567890123456",
+ "GET /media?room=1234567890123456"]
+--- more_headers eval
+[("Authorization: Bearer " . RoomsTest::token(sub => $::ALICE) . "\n") x 3]
+--- error_code eval
+[403, 403, 200]
+--- response_headers eval
+["X-Rooms-Deny: not invited\nX-Rooms-Room: 01234567890123456\n!X-Rooms-Role",
+ "X-Rooms-Deny: not invited\nX-Rooms-Room: 001234567890123456",
+ "X-Rooms-Role: Presenter\n!X-Rooms-Deny"]
+
+
+
+=== TEST 43: the refusal of a room id with a leading zero is logged with the id as sent
+--- log_level: info
+--- config
+--- init
+main::seed();
+--- request
+GET /media?room=01234567890123456
+--- more_headers eval
+"Authorization: Bearer " . RoomsTest::token(sub => $::ALICE) . "\n"
+--- error_code: 403
+--- error_log eval
+qr/rooms admission: room "01234567890123456" user "" refused: not invited/
+
+
+
+=== TEST 44: a refused room id is logged escaped and cut at 64 bytes
+--- log_level: info
+--- config
+    location ~ ^/raw/(?<rid>(?s).*)$ {
+        rooms_admission $rid;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+--- init
+main::seed();
+--- request eval
+"GET /raw/" . ('9' x 70) . "%0a%22x%20y"
+--- error_code: 403
+--- error_log eval
+qr/rooms admission: room "9{64}\.\.\." user "" refused: not invited/
+
+
+
+=== TEST 45: a refused room id is logged escaped: no line breaks or quotes from the client in the log
+--- log_level: info
+--- config
+    location ~ ^/raw/(?<rid>(?s).*)$ {
+        rooms_admission $rid;
+        alias $TEST_NGINX_HTML_DIR/ok.txt;
+    }
+--- init
+main::seed();
+--- request
+GET /raw/12%0a%22x%20y
+--- error_code: 403
+--- error_log eval
+qr/rooms admission: room "12%0A%22x%20y" user "" refused: not invited/
