@@ -10,9 +10,12 @@
  *     rooms:{ID}       hash  c (createdAt), f (validFrom), u (validUntil),
  *                            p (pstnDialOutEnabled), times in microseconds
  *     rooms:{ID}:p     hash  raw user id -> role name
+ *     rooms:{ID}:rep   hash  h (the request's body hash), c, f, u, p: the
+ *                            create request with a Repeatability-Request-ID
+ *                            that made the room, whose id derives from it
  *     rooms:index      zset  room id scored by createdAt, for listing
- *     rooms:rep:REQID  string  room id created by a Repeatability-Request-ID
- * Both room keys expire at validUntil.
+ * The room keys expire at validUntil, the request's record at validUntil
+ * or after NGX_HTTP_ROOMS_REP_TTL, whichever is later.
  */
 
 
@@ -32,7 +35,8 @@
 #define NGX_HTTP_ROOMS_PAGE_DEFAULT  100
 #define NGX_HTTP_ROOMS_PAGE_MAX      1000
 #define NGX_HTTP_ROOMS_TIE_SLACK     32
-#define NGX_HTTP_ROOMS_REP_TTL       "86400"
+#define NGX_HTTP_ROOMS_REP_TTL       (86400 * 1000)    /* ms */
+#define NGX_HTTP_ROOMS_CREATE_TRIES  3
 
 
 typedef struct {
@@ -40,8 +44,12 @@ typedef struct {
     u_char                    id_buf[ROOMS_ID_MAX_LEN + 1];
     u_char                    key_room[32];
     u_char                    key_parts[34];
+    u_char                    key_rep[36];
     size_t                    key_room_len;
     size_t                    key_parts_len;
+    size_t                    key_rep_len;
+    char                      rep_hash[45];   /* "": not repeatable */
+    ngx_uint_t                tries;
     int                       api;
     int64_t                   created_at;
     rooms_room_req_t          req;
@@ -51,6 +59,7 @@ typedef struct {
     int64_t                   token_score;
     ngx_str_t                 token_id;
     ngx_http_rooms_reply_t   *ids;        /* list: the index page */
+    ngx_http_rooms_reply_t   *created;    /* create: c, f, u, p */
     ngx_uint_t                nids;
     ngx_uint_t                more;
 } ngx_http_rooms_api_ctx_t;
@@ -63,6 +72,8 @@ static ngx_int_t ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body,
     size_t len);
 static ngx_int_t ngx_http_rooms_api_content_type(ngx_http_request_t *r,
     size_t len, ngx_int_t *rc);
+static ngx_int_t ngx_http_rooms_api_append_index(ngx_http_request_t *r,
+    ngx_http_rooms_batch_t *b, ngx_http_rooms_api_ctx_t *ctx);
 
 
 static ngx_int_t  ngx_http_rooms_script_create;
@@ -71,19 +82,35 @@ static ngx_int_t  ngx_http_rooms_script_patch;
 
 
 /*
- * create: returns {created, c, f, u, p}; an existing room (a repeated
- * request) is returned as it is
+ * create: KEYS room, participants and, for a request with a
+ * Repeatability-Request-ID, its record; ARGV c, f, u, p, expire at (ms),
+ * the request's body hash, the record's expiry (ms), then (id, role)
+ * pairs.  Returns {1, c, f, u, p} when created; for a retry, the first
+ * request's answer {0, c, f, u, p} (whatever became of the room since), or
+ * {-2} when the body differs; {-1} when the id is taken.  A retry never
+ * writes.
  */
 
 static const char  ngx_http_rooms_lua_create[] =
-    "local r = redis.call('HMGET', KEYS[1], 'c', 'f', 'u', 'p')\n"
-    "if r[1] then return {0, r[1], r[2], r[3], r[4]} end\n"
+    "if KEYS[3] then\n"
+    "  local m = redis.call('HMGET', KEYS[3], 'h', 'c', 'f', 'u', 'p')\n"
+    "  if m[1] then\n"
+    "    if m[1] ~= ARGV[6] then return {-2} end\n"
+    "    return {0, m[2], m[3], m[4], m[5]}\n"
+    "  end\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end\n"
     "redis.call('HSET', KEYS[1], 'c', ARGV[1], 'f', ARGV[2], 'u', ARGV[3],"
     " 'p', ARGV[4])\n"
     "redis.call('PEXPIREAT', KEYS[1], ARGV[5])\n"
-    "if #ARGV > 5 then\n"
-    "  redis.call('HSET', KEYS[2], unpack(ARGV, 6))\n"
+    "if #ARGV > 7 then\n"
+    "  redis.call('HSET', KEYS[2], unpack(ARGV, 8))\n"
     "  redis.call('PEXPIREAT', KEYS[2], ARGV[5])\n"
+    "end\n"
+    "if KEYS[3] then\n"
+    "  redis.call('HSET', KEYS[3], 'h', ARGV[6], 'c', ARGV[1], 'f', ARGV[2],"
+    " 'u', ARGV[3], 'p', ARGV[4])\n"
+    "  redis.call('PEXPIREAT', KEYS[3], ARGV[7])\n"
     "end\n"
     "return {1, ARGV[1], ARGV[2], ARGV[3], ARGV[4]}\n";
 
@@ -746,6 +773,8 @@ ngx_http_rooms_api_set_id(ngx_http_rooms_api_ctx_t *ctx, u_char *id,
                         - ctx->key_room;
     ctx->key_parts_len = ngx_sprintf(ctx->key_parts, "rooms:{%*s}:p", len, id)
                          - ctx->key_parts;
+    ctx->key_rep_len = ngx_sprintf(ctx->key_rep, "rooms:{%*s}:rep", len, id)
+                       - ctx->key_rep;
 }
 
 
@@ -842,6 +871,53 @@ ngx_http_rooms_api_replies_ok(ngx_http_request_t *r,
 }
 
 
+/*
+ * For a write, whose first command is the change: NGX_OK when the change
+ * was made.  What follows it (the index, the event for other gateways) is
+ * logged when it failed, never answered with a 5xx for a change that was
+ * made.  Otherwise (not made, or no answer: not known) the response is
+ * a 503 and the request finalized.
+ */
+
+ngx_int_t
+ngx_http_rooms_api_change_ok(ngx_http_request_t *r,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_uint_t  i;
+
+    if (replies == NULL || n == 0
+        || replies[0].type == 0
+        || replies[0].type == NGX_HTTP_ROOMS_REPLY_ERROR)
+    {
+        if (replies != NULL && n
+            && replies[0].type == NGX_HTTP_ROOMS_REPLY_ERROR)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "rooms: redis error: %V", &replies[0].str);
+        }
+
+        ngx_http_finalize_request(r, ngx_http_rooms_send_unavailable(r));
+        return NGX_ERROR;
+    }
+
+    for (i = 1; i < n; i++) {
+        if (replies[i].type == 0
+            || replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "rooms: %V %V: the change was made, but redis "
+                          "%s%V to what follows it (the listing index or "
+                          "the event for other gateways)",
+                          &r->method_name, &r->uri,
+                          replies[i].type ? "answered " : "did not answer",
+                          &replies[i].str);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_rooms_api_not_found(ngx_http_request_t *r)
 {
@@ -867,43 +943,21 @@ ngx_http_rooms_api_send_room(ngx_http_request_t *r,
 /* POST /rooms */
 
 
-static void
-ngx_http_rooms_api_created(ngx_http_request_t *r, void *data,
-    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+static ngx_int_t ngx_http_rooms_api_create_exec(ngx_http_request_t *r,
+    ngx_http_rooms_api_ctx_t *ctx);
+
+
+/* 201 with the room's fields, element 1..4 of the script's reply */
+
+static ngx_int_t
+ngx_http_rooms_api_send_created(ngx_http_request_t *r,
+    ngx_http_rooms_api_ctx_t *ctx, ngx_http_rooms_reply_t *fields)
 {
-    ngx_http_rooms_api_ctx_t *ctx = data;
-
-    u_char                  *loc;
-    ngx_http_rooms_reply_t  *res;
-
-    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
-        return;
-    }
-
-    res = &replies[0];
-
-    if (res->type != NGX_HTTP_ROOMS_REPLY_ARRAY || res->elements != 5) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (res->element[0].integer == 1) {
-        ngx_http_rooms_api_changed(ctx);
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "rooms api: room %V created with %uz participants",
-                      &ctx->id, ctx->req.nparticipants);
-
-    } else {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "rooms api: room %V returned to a repeated request",
-                      &ctx->id);
-    }
+    u_char  *loc;
 
     loc = ngx_pnalloc(r->pool, sizeof("/rooms/") - 1 + ctx->id.len);
     if (loc == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_http_rooms_add_header(r, "Location", loc,
@@ -911,13 +965,206 @@ ngx_http_rooms_api_created(ngx_http_request_t *r, void *data,
                                   - loc)
         != NGX_OK)
     {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->rep_hash[0]
+        && ngx_http_rooms_add_header(r, "Repeatability-Result",
+                                     (u_char *) "accepted", 8)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_rooms_api_send_room(r, ctx, NGX_HTTP_CREATED, fields);
+}
+
+
+/* a repeatable create, once the room is made: listed, and published */
+
+static void
+ngx_http_rooms_api_indexed_new(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_api_ctx_t *ctx = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; rc == NGX_OK && i < n; i++) {
+        if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        /* the room exists: the answer stays 201 */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rooms api: room %V created, but not indexed for "
+                      "listing nor announced to other gateways: redis "
+                      "failed", &ctx->id);
+    }
+
+    ngx_http_finalize_request(r,
+        ngx_http_rooms_api_send_created(r, ctx, ctx->created));
+}
+
+
+static void
+ngx_http_rooms_api_created(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_api_ctx_t *ctx = data;
+
+    u_char                  *p;
+    size_t                   len;
+    ngx_http_rooms_reply_t  *res;
+    ngx_http_rooms_batch_t  *b;
+
+    /* made or not, nothing this gateway cached about the room holds */
+    ngx_http_rooms_api_changed(ctx);
+
+    if (ngx_http_rooms_api_change_ok(r, replies, n, rc) != NGX_OK) {
+        return;
+    }
+
+    res = &replies[0];
+
+    if (res->type != NGX_HTTP_ROOMS_REPLY_ARRAY || res->elements == 0) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_http_finalize_request(r,
-        ngx_http_rooms_api_send_room(r, ctx, NGX_HTTP_CREATED,
-                                     &res->element[1]));
+    switch (res->element[0].integer) {
+
+    case 1:
+        if (res->elements != 5) {
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "rooms api: room %V created with %uz participants",
+                      &ctx->id, ctx->req.nparticipants);
+
+        if (!ctx->rep_hash[0]) {
+            /* indexed and published in the same round trip */
+            ngx_http_finalize_request(r,
+                ngx_http_rooms_api_send_created(r, ctx, &res->element[1]));
+            return;
+        }
+
+        ctx->created = &res->element[1];
+
+        b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_api_indexed_new,
+                                       ctx);
+
+        if (b != NULL && ngx_http_rooms_api_append_index(r, b, ctx) != NGX_OK)
+        {
+            ngx_http_rooms_redis_abort(b);
+            b = NULL;
+        }
+
+        if (b == NULL || ngx_http_rooms_redis_end(b) != NGX_OK) {
+            ngx_http_rooms_api_indexed_new(r, ctx, NULL, 0, NGX_ERROR);
+        }
+
+        return;
+
+    case 0:
+        if (res->elements != 5) {
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "rooms api: room %V: a repeated request, answered "
+                      "as the first one was", &ctx->id);
+
+        ngx_http_finalize_request(r,
+            ngx_http_rooms_api_send_created(r, ctx, &res->element[1]));
+        return;
+
+    case -1:
+        if (ctx->rep_hash[0]) {
+            ngx_http_finalize_request(r,
+                ngx_http_rooms_send_simple_error(r, NGX_HTTP_CONFLICT,
+                    "Conflict",
+                    "The room of this Repeatability-Request-ID exists, but "
+                    "the request is no longer remembered: send a new "
+                    "Repeatability-Request-ID."));
+            return;
+        }
+
+        /* a random id that is taken: another one */
+
+        if (++ctx->tries < NGX_HTTP_ROOMS_CREATE_TRIES) {
+            p = ngx_pnalloc(r->pool, ROOMS_ID_MAX_LEN + 1);
+            if (p == NULL || rooms_id_generate((char *) p, &len) != 0) {
+                break;
+            }
+
+            ngx_http_rooms_api_set_id(ctx, p, len);
+
+            rc = ngx_http_rooms_api_create_exec(r, ctx);
+
+            if (rc != NGX_DONE) {
+                ngx_http_finalize_request(r, rc);
+            }
+
+            return;
+        }
+
+        break;
+
+    case -2:
+        if (ngx_http_rooms_add_header(r, "Repeatability-Result",
+                                      (u_char *) "rejected", 8)
+            != NGX_OK)
+        {
+            break;
+        }
+
+        ngx_http_finalize_request(r,
+            ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
+                "BadRequest",
+                "The request does not match the earlier request with this "
+                "Repeatability-Request-ID."));
+        return;
+    }
+
+    ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/* ZADD NX rooms:index createdAt id, and the event for other gateways */
+
+static ngx_int_t
+ngx_http_rooms_api_append_index(ngx_http_request_t *r,
+    ngx_http_rooms_batch_t *b, ngx_http_rooms_api_ctx_t *ctx)
+{
+    u_char      *score;
+    const char  *argv[5];
+    size_t       argvlen[5];
+
+    score = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (score == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "ZADD";
+    argvlen[0] = 4;
+    argv[1] = "rooms:index";
+    argvlen[1] = 11;
+    argv[2] = "NX";
+    argvlen[2] = 2;
+    argv[3] = (char *) score;
+    argvlen[3] = ngx_sprintf(score, "%L", ctx->created_at) - score;
+    argv[4] = (char *) ctx->id.data;
+    argvlen[4] = ctx->id.len;
+
+    if (ngx_http_rooms_redis_append(b, 5, argv, argvlen) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_rooms_api_publish(r, b, ctx);
 }
 
 
@@ -926,48 +1173,72 @@ ngx_http_rooms_api_create_exec(ngx_http_request_t *r,
     ngx_http_rooms_api_ctx_t *ctx)
 {
     u_char                  *p, *nums;
-    size_t                   i, argc;
+    size_t                   i, argc, first;
     const char             **argv;
     size_t                  *argvlen;
+    int64_t                  v, record;
     ngx_http_rooms_batch_t  *b;
 
-    argc = 10 + 2 * ctx->req.nparticipants;
+    /*
+     * EVALSHA sha nkeys room parts [record] c f u p expire_at_ms hash
+     * record_expire_at_ms [id role]...
+     */
+
+    first = ctx->rep_hash[0] ? 13 : 12;
+    argc = first + 2 * ctx->req.nparticipants;
 
     argv = ngx_palloc(r->pool, argc * sizeof(char *));
     argvlen = ngx_palloc(r->pool, argc * sizeof(size_t));
-    nums = ngx_pnalloc(r->pool, 5 * (NGX_INT64_LEN + 1));
+    nums = ngx_pnalloc(r->pool, 6 * (NGX_INT64_LEN + 1));
 
     if (argv == NULL || argvlen == NULL || nums == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* EVALSHA sha 2 room parts c f u p expire_at_ms [id role]... */
-
-    argv[2] = "2";
+    argv[2] = ctx->rep_hash[0] ? "3" : "2";
     argvlen[2] = 1;
     argv[3] = (char *) ctx->key_room;
     argvlen[3] = ctx->key_room_len;
     argv[4] = (char *) ctx->key_parts;
     argvlen[4] = ctx->key_parts_len;
 
+    i = 5;
+
+    if (ctx->rep_hash[0]) {
+        argv[i] = (char *) ctx->key_rep;
+        argvlen[i++] = ctx->key_rep_len;
+    }
+
+    record = ngx_max(ctx->req.valid_until / 1000,
+                     ctx->created_at / 1000 + NGX_HTTP_ROOMS_REP_TTL);
+
     p = nums;
 
-    for (i = 0; i < 5; i++) {
-        argv[5 + i] = (char *) p;
-        p = ngx_sprintf(p, "%L",
-                        i == 0 ? ctx->created_at
-                        : i == 1 ? ctx->req.valid_from
-                        : i == 2 ? ctx->req.valid_until
-                        : i == 3 ? (int64_t) (ctx->req.pstn == 1)
-                        : ctx->req.valid_until / 1000);
-        argvlen[5 + i] = p - (u_char *) argv[5 + i];
+    for ( /* void */ ; i < first; i++) {
+        switch (i - (first - 7)) {
+        case 0: v = ctx->created_at; break;
+        case 1: v = ctx->req.valid_from; break;
+        case 2: v = ctx->req.valid_until; break;
+        case 3: v = (ctx->req.pstn == 1); break;
+        case 4: v = ctx->req.valid_until / 1000; break;
+        case 5:
+            argv[i] = ctx->rep_hash;
+            argvlen[i] = ngx_strlen(ctx->rep_hash);
+            continue;
+        default: v = record; break;
+        }
+
+        argv[i] = (char *) p;
+        p = ngx_sprintf(p, "%L", v);
+        argvlen[i] = p - (u_char *) argv[i];
     }
 
     for (i = 0; i < ctx->req.nparticipants; i++) {
-        argv[10 + 2 * i] = ctx->req.participants[i].raw_id;
-        argvlen[10 + 2 * i] = ngx_strlen(ctx->req.participants[i].raw_id);
-        argv[11 + 2 * i] = rooms_role_name(ctx->req.participants[i].role);
-        argvlen[11 + 2 * i] = ngx_strlen(argv[11 + 2 * i]);
+        argv[first + 2 * i] = ctx->req.participants[i].raw_id;
+        argvlen[first + 2 * i] = ngx_strlen(ctx->req.participants[i].raw_id);
+        argv[first + 1 + 2 * i] =
+                              rooms_role_name(ctx->req.participants[i].role);
+        argvlen[first + 1 + 2 * i] = ngx_strlen(argv[first + 1 + 2 * i]);
     }
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_api_created, ctx);
@@ -978,53 +1249,12 @@ ngx_http_rooms_api_create_exec(ngx_http_request_t *r,
     (void) ngx_http_rooms_redis_append_script(b, ngx_http_rooms_script_create,
                                               argc, argv, argvlen);
 
-    argv[0] = "ZADD";
-    argvlen[0] = 4;
-    argv[1] = "rooms:index";
-    argvlen[1] = 11;
-    argv[2] = "NX";
-    argvlen[2] = 2;
-    argv[3] = argv[5];
-    argvlen[3] = argvlen[5];
-    argv[4] = (char *) ctx->id.data;
-    argvlen[4] = ctx->id.len;
-
-    (void) ngx_http_rooms_redis_append(b, 5, argv, argvlen);
-    (void) ngx_http_rooms_api_publish(r, b, ctx);
+    if (!ctx->rep_hash[0]) {
+        /* a retry of it is impossible: no need to wait for the answer */
+        (void) ngx_http_rooms_api_append_index(r, b, ctx);
+    }
 
     return ngx_http_rooms_api_wait(r, b);
-}
-
-
-static void
-ngx_http_rooms_api_repeat(ngx_http_request_t *r, void *data,
-    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
-{
-    ngx_http_rooms_api_ctx_t *ctx = data;
-
-    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
-        return;
-    }
-
-    if (replies[0].type == NGX_HTTP_ROOMS_REPLY_STRING) {
-        /* a retry: the room the first request created (or is creating) */
-
-        if (rooms_id_check((char *) replies[0].str.data, replies[0].str.len)
-            != ROOMS_ID_OK)
-        {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_rooms_api_set_id(ctx, replies[0].str.data,
-                                  replies[0].str.len);
-    }
-
-    rc = ngx_http_rooms_api_create_exec(r, ctx);
-
-    if (rc != NGX_DONE) {
-        ngx_http_finalize_request(r, rc);
-    }
 }
 
 
@@ -1032,14 +1262,11 @@ static ngx_int_t
 ngx_http_rooms_api_create(ngx_http_request_t *r,
     ngx_http_rooms_api_ctx_t *ctx, u_char *body, size_t len)
 {
-    u_char                  *id, *key;
-    size_t                   idlen, i;
-    ngx_int_t                rc;
-    const char              *argv[7];
-    size_t                   argvlen[7];
-    rooms_error_t            err;
-    ngx_table_elt_t         *rep;
-    ngx_http_rooms_batch_t  *b;
+    u_char           *id;
+    size_t            idlen, i;
+    ngx_int_t         rc;
+    rooms_error_t     err;
+    ngx_table_elt_t  *rep;
 
     ngx_memzero(&err, sizeof(rooms_error_t));
 
@@ -1065,19 +1292,26 @@ ngx_http_rooms_api_create(ngx_http_request_t *r,
     }
 
     id = ngx_pnalloc(r->pool, ROOMS_ID_MAX_LEN + 1);
-    if (id == NULL || rooms_id_generate((char *) id, &idlen) != 0) {
+    if (id == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_http_rooms_api_set_id(ctx, id, idlen);
 
     rep = ngx_http_rooms_find_header(r, "Repeatability-Request-ID");
 
     if (rep == NULL) {
+        if (rooms_id_generate((char *) id, &idlen) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_rooms_api_set_id(ctx, id, idlen);
+
         return ngx_http_rooms_api_create_exec(r, ctx);
     }
 
-    /* at most once: the first request to claim the id creates the room */
+    /*
+     * at most once: the request names its room, and the room's record of
+     * the request answers every retry as the first request was answered
+     */
 
     for (i = 0; i < rep->value.len; i++) {
         if (!isalnum(rep->value.data[i]) && rep->value.data[i] != '-') {
@@ -1092,35 +1326,17 @@ ngx_http_rooms_api_create(ngx_http_request_t *r,
                       "digits or dashes.");
     }
 
-    key = ngx_pnalloc(r->pool, sizeof("rooms:rep:") - 1 + rep->value.len);
-    if (key == NULL) {
+    if (rooms_id_for_request((char *) id, &idlen, (char *) rep->value.data,
+                             rep->value.len)
+        != 0)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[0] = "SET";
-    argv[1] = (char *) key;
-    argv[2] = (char *) id;
-    argv[3] = "NX";
-    argv[4] = "GET";
-    argv[5] = "EX";
-    argv[6] = NGX_HTTP_ROOMS_REP_TTL;
+    ngx_http_rooms_api_set_id(ctx, id, idlen);
+    rooms_sha256_b64(ctx->rep_hash, body, len);
 
-    argvlen[0] = 3;
-    argvlen[1] = ngx_sprintf(key, "rooms:rep:%V", &rep->value) - key;
-    argvlen[2] = idlen;
-    argvlen[3] = 2;
-    argvlen[4] = 3;
-    argvlen[5] = 2;
-    argvlen[6] = sizeof(NGX_HTTP_ROOMS_REP_TTL) - 1;
-
-    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_api_repeat, ctx);
-    if (b == NULL) {
-        return ngx_http_rooms_send_unavailable(r);
-    }
-
-    (void) ngx_http_rooms_redis_append(b, 7, argv, argvlen);
-
-    return ngx_http_rooms_api_wait(r, b);
+    return ngx_http_rooms_api_create_exec(r, ctx);
 }
 
 
@@ -1199,7 +1415,10 @@ ngx_http_rooms_api_updated(ngx_http_request_t *r, void *data,
     rooms_error_t            err;
     ngx_http_rooms_reply_t  *res;
 
-    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
+    /* made or not, nothing this gateway cached about the room holds */
+    ngx_http_rooms_api_changed(ctx);
+
+    if (ngx_http_rooms_api_change_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
@@ -1216,8 +1435,6 @@ ngx_http_rooms_api_updated(ngx_http_request_t *r, void *data,
         if (res->elements != 5) {
             break;
         }
-
-        ngx_http_rooms_api_changed(ctx);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "rooms api: room %V updated", &ctx->id);
@@ -1333,7 +1550,10 @@ ngx_http_rooms_api_deleted(ngx_http_request_t *r, void *data,
 {
     ngx_http_rooms_api_ctx_t *ctx = data;
 
-    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
+    /* made or not, nothing this gateway cached about the room holds */
+    ngx_http_rooms_api_changed(ctx);
+
+    if (ngx_http_rooms_api_change_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
@@ -1341,8 +1561,6 @@ ngx_http_rooms_api_deleted(ngx_http_request_t *r, void *data,
         ngx_http_finalize_request(r, ngx_http_rooms_api_not_found(r));
         return;
     }
-
-    ngx_http_rooms_api_changed(ctx);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "rooms api: room %V deleted", &ctx->id);
@@ -1624,7 +1842,10 @@ ngx_http_rooms_api_patched(ngx_http_request_t *r, void *data,
 {
     ngx_http_rooms_api_ctx_t *ctx = data;
 
-    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
+    /* made or not, nothing this gateway cached about the room holds */
+    ngx_http_rooms_api_changed(ctx);
+
+    if (ngx_http_rooms_api_change_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
@@ -1632,8 +1853,6 @@ ngx_http_rooms_api_patched(ngx_http_request_t *r, void *data,
         ngx_http_finalize_request(r, ngx_http_rooms_api_not_found(r));
         return;
     }
-
-    ngx_http_rooms_api_changed(ctx);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "rooms api: room %V: %uz participants added, updated or "
@@ -2059,6 +2278,10 @@ ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body, size_t len)
     case ROOMS_ID_BAD_LENGTH:
         return ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,
                       "BadRequest", "Invalid room ID length.");
+
+    case ROOMS_ID_NOT_CANONICAL:
+        /* digits, but no room has this spelling */
+        return ngx_http_rooms_api_not_found(r);
 
     default:
         return ngx_http_rooms_send_simple_error(r, NGX_HTTP_BAD_REQUEST,

@@ -31,11 +31,20 @@
 /*
  * revoke: r becomes later than now and than any earlier r, so it is later
  * than every iat issued so far (issuing uses max(now, r)); ARGV now in
- * seconds, "1" to delete the identity too
+ * seconds, "1" to delete the identity too.  Returns the new r; 0 for an
+ * identity that was never created, or is deleted and only to be revoked;
+ * -1 for one deleted before and deleted again.  Only a created identity is
+ * written to.
  */
 
 static const char  ngx_http_rooms_lua_revoke[] =
-    "local r = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')\n"
+    "local u = redis.call('HMGET', KEYS[1], 'c', 'r', 'd')\n"
+    "if not u[1] then return 0 end\n"
+    "if u[3] then\n"
+    "  if ARGV[2] == '1' then return -1 end\n"
+    "  return 0\n"
+    "end\n"
+    "local r = tonumber(u[2] or '0')\n"
     "local n = tonumber(ARGV[1]) + 1\n"
     "if r >= n then n = r + 1 end\n"
     "redis.call('HSET', KEYS[1], 'r', string.format('%d', n))\n"
@@ -112,6 +121,15 @@ ngx_http_rooms_identity_no_signer(ngx_http_request_t *r)
     return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_IMPLEMENTED,
                   "NotImplemented",
                   "This gateway has no key to sign tokens with.");
+}
+
+
+static ngx_int_t
+ngx_http_rooms_identity_not_found(ngx_http_request_t *r)
+{
+    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_FOUND,
+                                            "NotFound",
+                                            "The identity was not found.");
 }
 
 
@@ -250,9 +268,7 @@ ngx_http_rooms_identity_issued(ngx_http_request_t *r, void *data,
         || f[0].type != NGX_HTTP_ROOMS_REPLY_STRING
         || f[2].type == NGX_HTTP_ROOMS_REPLY_STRING)
     {
-        ngx_http_finalize_request(r,
-            ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_FOUND,
-                          "NotFound", "The identity was not found."));
+        ngx_http_finalize_request(r, ngx_http_rooms_identity_not_found(r));
         return;
     }
 
@@ -335,14 +351,33 @@ ngx_http_rooms_identity_revoked(ngx_http_request_t *r, void *data,
 
     u_char  user[NGX_HTTP_ROOMS_DIGEST_LEN];
 
-    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
-        return;
-    }
-
-    /* this gateway's admission cache forgets the user at once */
+    /* this gateway's admission cache forgets the user at once, made or not */
 
     ngx_http_rooms_user_digest(&ctx->id, user);
     ngx_http_rooms_cache_invalidate_user(user);
+
+    if (ngx_http_rooms_api_change_ok(r, replies, n, rc) != NGX_OK) {
+        return;
+    }
+
+    if (replies[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (replies[0].integer == 0) {
+        ngx_http_finalize_request(r, ngx_http_rooms_identity_not_found(r));
+        return;
+    }
+
+    if (replies[0].integer < 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "rooms identity: %V was deleted before", &ctx->id);
+
+        ngx_http_finalize_request(r,
+            ngx_http_rooms_send_json(r, NGX_HTTP_NO_CONTENT, strdup("")));
+        return;
+    }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "rooms identity: %V %s", &ctx->id,

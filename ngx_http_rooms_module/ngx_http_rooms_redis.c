@@ -58,9 +58,20 @@ struct ngx_http_rooms_batch_s {
 };
 
 
+/*
+ * A command waiting for its reply.  An EVALSHA keeps its arguments after
+ * the sha, in RESP, so that it can be sent again as EVAL when Redis no
+ * longer has the script (after SCRIPT FLUSH, or on a node that never had
+ * it): NOSCRIPT means the script did not run.
+ */
+
 typedef struct {
     ngx_http_rooms_batch_t    *batch;
     ngx_uint_t                 index;
+    ngx_http_rooms_script_t   *script;      /* NULL: not an EVALSHA */
+    int                        argc;
+    size_t                     len;         /* of args */
+    u_char                     args[1];     /* argv[2..] in RESP */
 } ngx_http_rooms_slot_t;
 
 
@@ -989,31 +1000,66 @@ ngx_http_rooms_redis_decimal(u_char *p, size_t n)
 }
 
 
-/*
- * The command in RESP, formatted here rather than by hiredis's sds-based
- * formatter, which cost as much as the rest of an admission's Redis work.
- */
+/* bulk strings of argv[0..argc) in RESP at p; returns the end */
 
-static ngx_int_t
-ngx_http_rooms_redis_send(redisAsyncContext *ac, redisCallbackFn *fn,
-    void *privdata, int argc, const char **argv, const size_t *argvlen)
+static u_char *
+ngx_http_rooms_redis_bulk(u_char *p, int argc, const char **argv,
+    const size_t *argvlen)
 {
-    u_char     *buf, *p, stack[2048];
-    size_t      len;
-    ngx_int_t   rc;
-    ngx_uint_t  i;
+    int  i;
 
-    len = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
+    for (i = 0; i < argc; i++) {
+        *p++ = '$';
+        p = ngx_http_rooms_redis_decimal(p, argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        p = ngx_cpymem(p, argv[i], argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
 
-    for (i = 0; i < (ngx_uint_t) argc; i++) {
+    return p;
+}
+
+
+static size_t
+ngx_http_rooms_redis_bulk_len(int argc, const size_t *argvlen)
+{
+    int     i;
+    size_t  len;
+
+    len = 0;
+
+    for (i = 0; i < argc; i++) {
         len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argvlen[i];
     }
 
-    if (len <= sizeof(stack)) {
+    return len;
+}
+
+
+/*
+ * A command of argc arguments: the first two given here, the rest already
+ * in RESP.  Formatted here rather than by hiredis's sds-based formatter,
+ * which cost as much as the rest of an admission's Redis work.
+ */
+
+static ngx_int_t
+ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata, int argc,
+    const char **head, const size_t *headlen, u_char *rest, size_t len)
+{
+    u_char     *buf, *p, stack[2048];
+    size_t      size;
+    ngx_int_t   rc;
+
+    size = sizeof("*\r\n") - 1 + NGX_INT_T_LEN
+           + ngx_http_rooms_redis_bulk_len(ngx_min(argc, 2), headlen) + len;
+
+    if (size <= sizeof(stack)) {
         buf = stack;
 
     } else {
-        buf = ngx_alloc(len, ngx_cycle->log);
+        buf = ngx_alloc(size, ngx_cycle->log);
         if (buf == NULL) {
             return NGX_ERROR;
         }
@@ -1026,21 +1072,13 @@ ngx_http_rooms_redis_send(redisAsyncContext *ac, redisCallbackFn *fn,
     p = ngx_http_rooms_redis_decimal(p, (size_t) argc);
     *p++ = '\r';
     *p++ = '\n';
-
-    for (i = 0; i < (ngx_uint_t) argc; i++) {
-        *p++ = '$';
-        p = ngx_http_rooms_redis_decimal(p, argvlen[i]);
-        *p++ = '\r';
-        *p++ = '\n';
-        p = ngx_cpymem(p, argv[i], argvlen[i]);
-        *p++ = '\r';
-        *p++ = '\n';
-    }
+    p = ngx_http_rooms_redis_bulk(p, ngx_min(argc, 2), head, headlen);
+    p = ngx_cpymem(p, rest, len);
 
     /* hiredis copies it into its output buffer */
 
-    rc = (redisAsyncFormattedCommand(ac, fn, privdata, (char *) buf,
-                                     p - buf)
+    rc = (redisAsyncFormattedCommand(ac, ngx_http_rooms_redis_reply, privdata,
+                                     (char *) buf, p - buf)
           == REDIS_OK) ? NGX_OK : NGX_ERROR;
 
     if (buf != stack) {
@@ -1051,10 +1089,14 @@ ngx_http_rooms_redis_send(redisAsyncContext *ac, redisCallbackFn *fn,
 }
 
 
-ngx_int_t
-ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
-    const char **argv, const size_t *argvlen)
+static ngx_int_t
+ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
+    ngx_http_rooms_script_t *script, int argc, const char **argv,
+    const size_t *argvlen)
 {
+    u_char                 *rest, stack[2048];
+    size_t                  len;
+    ngx_int_t               rc;
     ngx_http_rooms_slot_t  *slot;
 
     if (b->failed || b->conn->ac == NULL
@@ -1070,7 +1112,11 @@ ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
      * exactly once, and the callback frees its slot.
      */
 
-    slot = ngx_alloc(sizeof(ngx_http_rooms_slot_t), b->r->connection->log);
+    len = (argc > 2) ? ngx_http_rooms_redis_bulk_len(argc - 2, argvlen + 2)
+                     : 0;
+
+    slot = ngx_alloc(offsetof(ngx_http_rooms_slot_t, args)
+                     + (script ? len : 0), b->r->connection->log);
     if (slot == NULL) {
         b->failed = 1;
         return NGX_ERROR;
@@ -1078,11 +1124,38 @@ ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
 
     slot->batch = b;
     slot->index = b->ncmds;
+    slot->script = script;
+    slot->argc = argc;
 
-    if (ngx_http_rooms_redis_send(b->conn->ac, ngx_http_rooms_redis_reply,
-                                  slot, argc, argv, argvlen)
-        != NGX_OK)
-    {
+    if (script != NULL) {
+        rest = slot->args;
+
+    } else if (len <= sizeof(stack)) {
+        rest = stack;
+
+    } else {
+        rest = ngx_alloc(len, b->r->connection->log);
+        if (rest == NULL) {
+            ngx_free(slot);
+            b->failed = 1;
+            return NGX_ERROR;
+        }
+    }
+
+    slot->len = (argc > 2)
+                ? ngx_http_rooms_redis_bulk(rest, argc - 2, argv + 2,
+                                            argvlen + 2)
+                  - rest
+                : 0;
+
+    rc = ngx_http_rooms_redis_send(b->conn->ac, slot, argc, argv, argvlen,
+                                   rest, slot->len);
+
+    if (rest != stack && rest != slot->args) {
+        ngx_free(rest);
+    }
+
+    if (rc != NGX_OK) {
         ngx_free(slot);
         b->failed = 1;
         return NGX_ERROR;
@@ -1092,6 +1165,14 @@ ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
     b->pending++;
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    return ngx_http_rooms_redis_command(b, NULL, argc, argv, argvlen);
 }
 
 
@@ -1108,7 +1189,32 @@ ngx_http_rooms_redis_append_script(ngx_http_rooms_batch_t *b,
     argv[1] = (char *) s[script].sha;
     argvlen[1] = 40;
 
-    return ngx_http_rooms_redis_append(b, argc, argv, argvlen);
+    return ngx_http_rooms_redis_command(b, &s[script], argc, argv, argvlen);
+}
+
+
+/* after NOSCRIPT: the same script and arguments as EVAL, which caches it */
+
+static ngx_int_t
+ngx_http_rooms_redis_resend(redisAsyncContext *ac, ngx_http_rooms_slot_t *slot)
+{
+    const char  *head[2];
+    size_t       headlen[2];
+
+    head[0] = "EVAL";
+    headlen[0] = 4;
+    head[1] = (char *) slot->script->text.data;
+    headlen[1] = slot->script->text.len;
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "rooms redis: \"%V\" no longer has script %s "
+                  "(SCRIPT FLUSH, or a failover?): sent again with EVAL",
+                  &ngx_http_rooms_mcf->redis->address, slot->script->sha);
+
+    slot->script = NULL;
+
+    return ngx_http_rooms_redis_send(ac, slot, slot->argc, head, headlen,
+                                     slot->args, slot->len);
 }
 
 
@@ -1240,8 +1346,18 @@ ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     ngx_http_rooms_slot_t  *slot = privdata;
 
+    redisReply              *rr = reply;
     ngx_uint_t               index;
     ngx_http_rooms_batch_t  *b;
+
+    if (rr != NULL && slot->script != NULL
+        && rr->type == REDIS_REPLY_ERROR
+        && rr->len >= 8 && ngx_strncmp(rr->str, "NOSCRIPT", 8) == 0
+        && ngx_http_rooms_redis_resend(ac, slot) == NGX_OK)
+    {
+        /* the same slot waits for the reply to the EVAL */
+        return;
+    }
 
     b = slot->batch;
     index = slot->index;

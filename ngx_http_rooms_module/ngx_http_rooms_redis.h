@@ -89,6 +89,14 @@ void ngx_http_rooms_redis_abort(ngx_http_rooms_batch_t *b);
 ngx_int_t ngx_http_rooms_api_replies_ok(ngx_http_request_t *r,
     ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc);
 
+/*
+ * for the reply handler of a write whose first command is the change:
+ * NGX_OK when it was made (a failure of the commands after it is logged
+ * only), or the request is answered with 503 and finalized
+ */
+ngx_int_t ngx_http_rooms_api_change_ok(ngx_http_request_t *r,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc);
+
 /* for a content handler: ends the batch, NGX_DONE, or answers 503 */
 ngx_int_t ngx_http_rooms_api_wait(ngx_http_request_t *r,
     ngx_http_rooms_batch_t *b);

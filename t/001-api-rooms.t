@@ -142,10 +142,10 @@ sub page_like {
     return $re . '\}\z';
 }
 
-# the keys of rooms (rooms:{ID}, rooms:{ID}:p) and of repeatable requests
-# in the db, room ids replaced by ID
+# the keys of rooms (rooms:{ID}, rooms:{ID}:p, and rooms:{ID}:rep for one
+# made by a repeatable request) in the db, room ids replaced by ID
 sub db_keys {
-    my @keys = map { @{ RoomsTest::redis('KEYS', $_) } } 'rooms:{*', 'rooms:rep:*';
+    my @keys = @{ RoomsTest::redis('KEYS', 'rooms:{*') };
     return join '', map { "$_\n" } sort map { s/\{[0-9]{16,18}\}/{ID}/r } @keys;
 }
 
@@ -568,7 +568,7 @@ Location: /rooms/<%rep_id%>
 [[], [\&main::db_keys]]
 --- response_body eval
 ['{"value":[<%rep_json%>]}',
- "rooms:rep:760446fb-24c7-4e8f-bb77-96881578675f\nrooms:{ID}\nrooms:{ID}:p\n"]
+ "rooms:{ID}\nrooms:{ID}:p\nrooms:{ID}:rep\n"]
 --- no_error_log
 [error]
 [alert]
@@ -583,6 +583,8 @@ POST /rooms?api-version=2025-03-13
 Content-Type: application/json
 Repeatability-Request-ID: 9d5c8073-c4fa-4508-a950-6cb0997c6f12
 --- error_code: 201
+--- response_body_filters eval
+RoomsTest::keep(rep2_id => qr/"id":"([0-9]+)"/)
 --- response_body_like: \A\{"id":"(?!<%rep_id%>")[1-9][0-9]{16}","createdAt":
 --- no_error_log
 [error]
@@ -647,3 +649,121 @@ GET /rooms?api-version=2023-06-14&maxpagesize=1
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 28: DELETE the room that the Repeatability-Request-ID of TEST 20 made
+--- request
+DELETE /rooms/<%rep_id%>?api-version=2025-03-13
+--- error_code: 204
+--- no_error_log
+[error]
+
+
+
+=== TEST 29: a retry of that request after the DELETE is answered as the first request was, and brings no room back
+--- request
+POST /rooms?api-version=2025-03-13
+{"participants":{"8:acs:r1_alice":{"role":"Presenter"}}}
+--- more_headers
+Content-Type: application/json
+Repeatability-Request-ID: 760446fb-24c7-4e8f-bb77-96881578675f
+Repeatability-First-Sent: Sat, 28 Nov 2026 20:39:55 GMT
+--- error_code: 201
+--- response_headers
+Location: /rooms/<%rep_id%>
+Repeatability-Result: accepted
+--- response_body_filters eval
+sub { $_[0] . "\nroom keys: "
+      . RoomsTest::redis('EXISTS', "rooms:{$RoomsTest::SAVED{rep_id}}",
+                         "rooms:{$RoomsTest::SAVED{rep_id}}:p") . "\n" }
+--- response_body
+<%rep_json%>
+room keys: 0
+--- error_log eval
+qr/rooms api: room \d+: a repeated request, answered as the first one was/
+--- no_error_log
+[error]
+
+
+
+=== TEST 30: the same Repeatability-Request-ID with another body (a Presenter who was never in the first request): 400, rejected, nothing written
+--- request
+POST /rooms?api-version=2025-03-13
+{"participants":{"8:acs:r1_alice":{"role":"Presenter"},"8:acs:r1_mallory":{"role":"Presenter"}}}
+--- more_headers
+Content-Type: application/json
+Repeatability-Request-ID: 760446fb-24c7-4e8f-bb77-96881578675f
+Repeatability-First-Sent: Sat, 28 Nov 2026 20:39:55 GMT
+--- error_code: 400
+--- response_headers
+Repeatability-Result: rejected
+x-ms-error-code: BadRequest
+!Location
+--- response_body_filters eval
+sub { $_[0] . "\nroom keys: "
+      . RoomsTest::redis('EXISTS', "rooms:{$RoomsTest::SAVED{rep_id}}",
+                         "rooms:{$RoomsTest::SAVED{rep_id}}:p") . "\n" }
+--- response_body
+{"error":{"code":"BadRequest","message":"The request does not match the earlier request with this Repeatability-Request-ID."}}
+room keys: 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 31: a Repeatability-Request-ID whose room exists but whose record is gone (expired): 409, the room is left as it is
+--- init
+RoomsTest::redis('DEL', "rooms:{$RoomsTest::SAVED{rep2_id}}:rep");
+--- request
+POST /rooms?api-version=2025-03-13
+{}
+--- more_headers
+Content-Type: application/json
+Repeatability-Request-ID: 9d5c8073-c4fa-4508-a950-6cb0997c6f12
+--- error_code: 409
+--- response_body_filters eval
+sub { $_[0] . "\nparticipants: "
+      . RoomsTest::redis('HLEN', "rooms:{$RoomsTest::SAVED{rep2_id}}:p") . "\n" }
+--- response_body
+{"error":{"code":"Conflict","message":"The room of this Repeatability-Request-ID exists, but the request is no longer remembered: send a new Repeatability-Request-ID."}}
+participants: 1
+--- no_error_log
+[error]
+
+
+
+=== TEST 32: the scripts are flushed from Redis (SCRIPT FLUSH, or a failover to a node without them): every write is made at once with EVAL, answered 2xx, and logged
+--- init
+RoomsTest::redis('FLUSHDB');
+RoomsTest::flush_scripts();
+--- request eval
+["POST /rooms?api-version=2025-03-13\n{\"participants\":{\"8:acs:r1_alice\":{}}}"]
+--- error_code: 201
+--- response_body_filters eval
+[RoomsTest::keep(flushed_id => qr/"id":"([0-9]+)"/)]
+--- response_body_like: \A\{"id":"[1-9][0-9]{16}",
+--- error_log eval
+qr/\[warn\] .*rooms redis: "[^"]+" no longer has script [0-9a-f]{40} \(SCRIPT FLUSH, or a failover\?\): sent again with EVAL/
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: after another SCRIPT FLUSH, a participants PATCH, a room PATCH and a DELETE all succeed, and the DELETE leaves no key
+--- init
+RoomsTest::store_room('66000000000000006', participants => { '8:acs:r1_alice' => 'Presenter' });
+RoomsTest::flush_scripts();
+--- request eval
+["PATCH /rooms/66000000000000006/participants?api-version=2025-03-13\n{\"participants\":{\"8:acs:r1_bob\":{\"role\":\"Consumer\"}}}",
+ "PATCH /rooms/66000000000000006?api-version=2025-03-13\n{\"pstnDialOutEnabled\":true}",
+ "DELETE /rooms/66000000000000006?api-version=2025-03-13"]
+--- error_code eval
+[200, 200, 204]
+--- response_body_filters eval
+[[], [], [sub { "keys left: " . RoomsTest::redis('EXISTS', "rooms:{66000000000000006}",
+                                                  "rooms:{66000000000000006}:p") }]]
+--- response_body_like eval
+['\A\{\}\z', '"pstnDialOutEnabled":true', '\Akeys left: 0\z']
+--- no_error_log
+[error]

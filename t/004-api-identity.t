@@ -489,3 +489,49 @@ cannot issue tokens: no "rooms_token_keys" key with a private part in this serve
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 15: revoking the tokens of, and deleting, an identity that was never created: 404 as for issuing, and no key is written
+--- request eval
+["POST /identities/" . RoomsTest::uri_component($::UNKNOWN) . "/:revokeAccessTokens?$::V",
+ "DELETE /identities/" . RoomsTest::uri_component($::UNKNOWN) . "?$::V"]
+--- more_headers eval
+["Content-Length: 0\n", ""]
+--- error_code eval
+[404, 404]
+--- response_headers eval
+["x-ms-error-code: NotFound", "x-ms-error-code: NotFound"]
+--- response_body_filters eval
+[sub { $_[0] . "\nkey: " . RoomsTest::redis('EXISTS', "rooms:user:{$::UNKNOWN}") . "\n" }]
+--- response_body eval
+[qq'{"error":{"code":"NotFound","message":"The identity was not found."}}\nkey: 0\n',
+ qq'{"error":{"code":"NotFound","message":"The identity was not found."}}\nkey: 0\n']
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 16: a deleted identity: DELETE again is 204 and changes nothing, revoking its tokens is 404
+--- init
+RoomsTest::redis('HSET', "rooms:user:{$main::STORED}", 'c', sprintf('%.0f', time * 1e6));
+--- request eval
+["DELETE /identities/" . RoomsTest::uri_component($::STORED) . "?$::V",
+ "DELETE /identities/" . RoomsTest::uri_component($::STORED) . "?$::V",
+ "POST /identities/" . RoomsTest::uri_component($::STORED) . "/:revokeAccessTokens?$::V"]
+--- more_headers eval
+["", "", "Content-Length: 0\n"]
+--- error_code eval
+[204, 204, 404]
+--- response_body_filters eval
+[sub { my $u = RoomsTest::redis('HGETALL', "rooms:user:{$::STORED}");
+       my %u = @$u;
+       $main::R_AFTER_DELETE //= $u{r};
+       $_[0] . "d=$u{d} r " . ($u{r} eq $main::R_AFTER_DELETE ? 'unchanged' : 'changed') }]
+--- response_body eval
+["d=1 r unchanged", "d=1 r unchanged",
+ '{"error":{"code":"NotFound","message":"The identity was not found."}}d=1 r unchanged']
+--- no_error_log
+[error]
+[alert]

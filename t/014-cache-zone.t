@@ -27,6 +27,7 @@ our $STRANGER = RoomsTest::token(sub => '8:acs:rooms-test_stranger');
 sub seed {
     RoomsTest::redis('FLUSHDB');
     RoomsTest::seed_room($ROOM, { map { $_ => 'Attendee' } @USERS });
+    RoomsTest::seed_user($_) for @USERS;
 }
 
 no_shuffle();
@@ -145,5 +146,49 @@ main::seed();
 --- response_body_like eval
 [qr/^GIF/, qr/^GIF/, qr/^GIF/, qr/ hits=2 misses=1 /, qr/^$/,
  qr/"Unauthorized"/, qr/ hits=2 misses=2 /]
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: a room has one spelling: with the invitee's decision in the zone and in the token's memo, a leading zero names no room, and the real room keeps admitting
+--- init
+main::seed();
+--- request eval
+["GET /media?room=$::ROOM", "GET /media?room=$::ROOM",
+ "GET /media?room=0$::ROOM", "GET /media?room=0$::ROOM", "GET /stats",
+ "GET /media?room=$::ROOM", "GET /stats"]
+--- more_headers eval
+[("Authorization: Bearer $::TOKENS[2]\n") x 4, "",
+ "Authorization: Bearer $::TOKENS[2]\n", ""]
+--- error_code eval
+[200, 200, 403, 403, 200, 200, 200]
+--- response_headers eval
+["X-Rooms-Role: Attendee", "X-Rooms-Role: Attendee",
+ "X-Rooms-Deny: not invited", "X-Rooms-Deny: not invited", "",
+ "X-Rooms-Role: Attendee", ""]
+--- response_body_like eval
+[qr/^GIF/, qr/^GIF/, qr/"Forbidden"/, qr/"Forbidden"/,
+ qr/^entries=1 .* hits=1 misses=1 /, qr/^GIF/, qr/^entries=1 .* hits=2 misses=1 /]
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: the scripts are gone from Redis (SCRIPT FLUSH): a DELETE of the room is still 204, and this gateway refuses the invitee at once, the decision in its zone and memo forgotten
+--- init
+main::seed();
+RoomsTest::flush_scripts();
+--- request eval
+["GET /media?room=$::ROOM", "GET /media?room=$::ROOM",
+ "DELETE /rooms/$::ROOM?api-version=2025-03-13", "GET /media?room=$::ROOM"]
+--- more_headers eval
+["Authorization: Bearer $::TOKENS[3]\n", "Authorization: Bearer $::TOKENS[3]\n",
+ RoomsTest::acs_headers('DELETE', "/rooms/$::ROOM?api-version=2025-03-13", ''),
+ "Authorization: Bearer $::TOKENS[3]\n"]
+--- error_code eval
+[200, 200, 204, 403]
+--- response_headers eval
+["X-Rooms-Role: Attendee", "X-Rooms-Role: Attendee", "", "X-Rooms-Deny: not invited"]
 --- no_error_log
 [error]

@@ -182,6 +182,24 @@ sub seed_room {
     redis('HSET', "rooms:{$id}:p", %$parts) if $parts && %$parts;
 }
 
+# seed_user(RAWID): an identity as POST /identities creates it, so that the
+# identity API knows it (revocation and deletion answer 404 otherwise)
+sub seed_user {
+    my ($id) = @_;
+    redis('HSET', "rooms:user:{$id}", c => sprintf('%.0f', time * 1e6));
+}
+
+# SCRIPT FLUSH once the workers of the block's nginx have loaded their
+# scripts (they do when they connect, right after the start), so that the
+# block's requests meet a Redis without them, as after a failover
+sub flush_scripts {
+    for (1 .. 200) {
+        last if redis('INFO', 'memory') =~ /number_of_cached_scripts:([5-9]|\d\d)/;
+        select(undef, undef, undef, 0.05);
+    }
+    redis('SCRIPT', 'FLUSH');
+}
+
 #===========================================================================
 # API suites (t/001-004): stored rooms, automatic request signing and
 # values carried from one block to the next.  Called by full name
