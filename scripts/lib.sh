@@ -6,8 +6,8 @@ MODULE=$ROOT/build/ngx_http_rooms_module.so
 
 # Debian packages the project needs to build, run and test
 ROOMS_PACKAGES="nginx nginx-dev libhiredis-dev libjansson-dev libssl-dev
-    redis-server gcc make clang libclang-rt-dev valgrind wrk perl
-    nodejs npm curl procps"
+    redis-server redis-tools openssl gcc make clang libclang-rt-dev valgrind
+    wrk perl nodejs npm curl procps"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -33,6 +33,18 @@ free_port() {
     perl -MIO::Socket::INET -e \
         'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0",
                                      ReuseAddr => 1)->sockport'
+}
+
+# free_ports N: N distinct free TCP ports on 127.0.0.1, on one line; all
+# are held open while picked, so none repeats (free_port may, if called N
+# times)
+free_ports() {
+    perl -MIO::Socket::INET -e '
+        my @s = map {
+            IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0",
+                                  ReuseAddr => 1) or die "free_ports: $!\n"
+        } 1 .. $ARGV[0];
+        print join(" ", map { $_->sockport } @s), "\n"' "$1"
 }
 
 # start_redis DIR PORT [extra redis-server args...]
