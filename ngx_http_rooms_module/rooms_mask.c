@@ -9,6 +9,8 @@
 #include "rooms_mask.h"
 
 
+static int rooms_mask_named(const char *p, size_t len,
+    const rooms_mask_name_t *names, size_t n);
 static int rooms_mask_name_is(const char *p, size_t len,
     const rooms_mask_name_t *name);
 
@@ -25,7 +27,10 @@ rooms_mask_line(char *out, const char *line, size_t len,
     copied = line;
     end = line + len;
 
-    /* the target: after the method, before a trailing " HTTP/x.y" */
+    /*
+     * the target: after the method, before " HTTP/x.y" and the spaces
+     * around it (nginx takes several before the version, and after it)
+     */
 
     target = memchr(line, ' ', len);
 
@@ -35,10 +40,16 @@ rooms_mask_line(char *out, const char *line, size_t len,
 
     target++;
 
+    while (end > target && end[-1] == ' ') {
+        end--;
+    }
+
     for (p = end; p > target; p--) {
         if (p[-1] == ' ') {
             if (end - p >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-                end = p - 1;
+                for (end = p - 1; end > target && end[-1] == ' '; end--) {
+                    /* void */
+                }
             }
 
             break;
@@ -95,6 +106,68 @@ done:
     }
 
     return olen;
+}
+
+
+size_t
+rooms_mask_strip(char *out, const char *args, size_t len,
+    const rooms_mask_name_t *names, size_t n, size_t *removed)
+{
+    char        *o;
+    size_t       count;
+    const char  *arg, *next, *end;
+
+    o = out;
+    count = 0;
+    end = args + len;
+
+    for (arg = args; len; arg = next + 1) {
+        next = memchr(arg, '&', end - arg);
+
+        if (next == NULL) {
+            next = end;
+        }
+
+        if (rooms_mask_named(arg, next - arg, names, n)) {
+            count++;
+
+        } else {
+            if (o > out) {
+                *o++ = '&';
+            }
+
+            memcpy(o, arg, next - arg);
+            o += next - arg;
+        }
+
+        if (next == end) {
+            break;
+        }
+    }
+
+    if (removed != NULL) {
+        *removed = count;
+    }
+
+    return o - out;
+}
+
+
+/* one of the names, with '=', at p[0..len) */
+
+static int
+rooms_mask_named(const char *p, size_t len, const rooms_mask_name_t *names,
+    size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (rooms_mask_name_is(p, len, &names[i])) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

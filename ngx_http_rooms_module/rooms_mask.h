@@ -29,7 +29,8 @@ typedef struct {
 
 /*
  * Masks line[0..len), an HTTP request line ("METHOD target" with an
- * optional " HTTP/x.y"): in the target's query, which starts at its first
+ * optional " HTTP/x.y", spaces before and after it as nginx takes them):
+ * in the target's query, which starts at its first
  * '?', every argument named one of names[0..n) (ASCII case-insensitively,
  * as nginx's ngx_http_arg() matches them) has its value replaced by "***".
  * An argument begins right after the '?' or after a '&'; its value runs
@@ -45,6 +46,16 @@ typedef struct {
  */
 size_t rooms_mask_line(char *out, const char *line, size_t len,
     const rooms_mask_name_t *names, size_t n, size_t *masked);
+
+
+/*
+ * Writes to out the query args[0..len) (as nginx's $args: no '?') without
+ * its arguments named one of names[0..n) and their values, the others
+ * kept in their order; out must hold len bytes.  Returns the new length;
+ * *removed (if not NULL) is the number of arguments left out.
+ */
+size_t rooms_mask_strip(char *out, const char *args, size_t len,
+    const rooms_mask_name_t *names, size_t n, size_t *removed);
 
 
 #endif /* _ROOMS_MASK_H_INCLUDED_ */

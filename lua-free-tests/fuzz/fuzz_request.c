@@ -7,15 +7,18 @@
  * a buffer of exactly that size, and leave no value of a masked argument
  * readable: an nginx-style argument lookup on the result finds "***" or
  * nothing for every masked name, and masking again changes nothing.
+ * rooms_mask_strip() must leave none of those arguments in a query.
  * rooms_id_parse() must give one value per spelling: what it accepts
  * prints back to the same string.
  */
 
 
+#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rooms_id.h"
 #include "rooms_mask.h"
@@ -58,13 +61,21 @@ readable(const char *line, size_t len, const rooms_mask_name_t *name)
 
     target++;
 
-    for (p = end; p > target; p--) {
-        if (p[-1] == ' ') {
-            if (end - p >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-                end = p - 1;
-            }
+    /* the version, spaces around it: the last word, if it is HTTP/... */
 
-            break;
+    while (end > target && end[-1] == ' ') {
+        end--;
+    }
+
+    p = end;
+
+    while (p > target && p[-1] != ' ') {
+        p--;
+    }
+
+    if (p > target && end - p >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        for (end = p - 1; end > target && end[-1] == ' '; end--) {
+            /* void */
         }
     }
 
@@ -151,6 +162,61 @@ check_mask(const char *line, size_t size, size_t n)
 }
 
 
+/* the query without the names: none of them left, the rest in order */
+
+static void
+check_strip(const char *args, size_t size, size_t n)
+{
+    char        *out, *line;
+    size_t       len, removed, i;
+    const char  *p, *q, *end;
+
+    out = malloc(size ? size : 1);
+    if (out == NULL) {
+        return;
+    }
+
+    len = rooms_mask_strip(out, args, size, names, n, &removed);
+
+    if (len > size || (removed == 0 && len < size
+                       && memmem(args, size, "&&", 2) == NULL
+                       && args[0] != '&'))
+    {
+        /* nothing removed: only empty arguments may go */
+        abort();
+    }
+
+    /* read as a request line's query, no argument of a name is left */
+
+    line = malloc(len + 7);
+    if (line != NULL) {
+        memcpy(line, "GET /?", 6);
+        memcpy(line + 6, out, len);
+
+        for (i = 0; i < n; i++) {
+            for (p = line + 6, end = line + 6 + len; p < end; p = q + 1) {
+                q = memchr(p, '&', end - p);
+                if (q == NULL) {
+                    q = end;
+                }
+
+                if ((size_t) (q - p) > names[i].len
+                    && p[names[i].len] == '='
+                    && lower((unsigned char) p[0]) == lower(names[i].data[0])
+                    && strncasecmp(p, names[i].data, names[i].len) == 0)
+                {
+                    abort();
+                }
+            }
+        }
+
+        free(line);
+    }
+
+    free(out);
+}
+
+
 static void
 check_id(const char *s, size_t size)
 {
@@ -188,6 +254,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(line, data + 1, size - 1);
 
     check_mask(line, size - 1, 1 + (data[0] & 1));
+    check_strip(line, size - 1, 1 + (data[0] & 1));
     check_id(line, size - 1);
 
     free(line);

@@ -96,6 +96,17 @@ test_mask(void)
     CHECK_STR(mask("GET /m?q=?&access_token=xyz HTTP/1.1", 1, NULL),
               "GET /m?q=?&access_token=*** HTTP/1.1");
 
+    /* spaces before the version and after it are not the value's */
+
+    CHECK_STR(mask("GET /m?access_token=abc  HTTP/1.1", 1, NULL),
+              "GET /m?access_token=***  HTTP/1.1");
+    CHECK_STR(mask("GET /m?access_token=abc HTTP/1.1 ", 1, NULL),
+              "GET /m?access_token=*** HTTP/1.1 ");
+    CHECK_STR(mask("GET /m?access_token=abc   HTTP/1.1   ", 1, NULL),
+              "GET /m?access_token=***   HTTP/1.1   ");
+    CHECK_STR(mask("GET /m?access_token=abc ", 1, NULL),
+              "GET /m?access_token=*** ");
+
     /* HTTP/0.9 (no version), spaces in the target, absolute URIs */
 
     CHECK_STR(mask("GET /m?access_token=xyz", 1, NULL),
@@ -126,6 +137,48 @@ test_mask(void)
     CHECK_STR(mask("GET /m HTTP/1.1", 1, NULL), "GET /m HTTP/1.1");
     CHECK_STR(mask("GET /?access_token=x HTTP/", 1, NULL),
               "GET /?access_token=*** HTTP/");
+}
+
+
+/* the query without its token arguments, as rooms_token_forward off has it */
+
+static const char *
+strip(const char *args, size_t *count)
+{
+    static char  out[1024];
+    size_t       len;
+
+    memset(out, 'Z', sizeof(out));
+    len = rooms_mask_strip(out, args, strlen(args), token_names, 2, count);
+
+    if (len > strlen(args) || out[len] != 'Z') {
+        return "(wrote past what it returned)";
+    }
+
+    out[len] = '\0';
+
+    return out;
+}
+
+
+static void
+test_strip(void)
+{
+    size_t  n;
+
+    CHECK_STR(strip("room=1&access_token=abc&x=2", &n), "room=1&x=2");
+    CHECK_INT(n, 1);
+    CHECK_STR(strip("access_token=abc", &n), "");
+    CHECK_INT(n, 1);
+    CHECK_STR(strip("ACCESS_TOKEN=a&t=b&t2=c&access_token=", &n), "t2=c");
+    CHECK_INT(n, 3);
+    CHECK_STR(strip("access_token&access_tokens=x&y", &n),
+              "access_token&access_tokens=x&y");
+    CHECK_INT(n, 0);
+    CHECK_STR(strip("", &n), "");
+    CHECK_INT(n, 0);
+    CHECK_STR(strip("a=1&&t=2&b", &n), "a=1&&b");
+    CHECK_INT(n, 1);
 }
 
 
@@ -165,6 +218,7 @@ int
 main(void)
 {
     test_mask();
+    test_strip();
     test_lengths();
 
     CHECK_DONE("test_mask");
