@@ -2,11 +2,11 @@
 /*
  * Copyright (C) ngx_http_rooms_module authors
  *
- * Admission in the access phase ("rooms_admission"): a signed room token
- * and the room's invitee list in Redis decide whether a request reaches
- * the media cluster.  One pipelined Redis round trip per decision; the
- * request is parked meanwhile and the phases resume on the reply.
- * Fails closed: no answer from Redis is a 503, never an admission.
+ * The decision is a state machine of the request's context: START, then
+ * DECIDED at once (no token, a bad one, a cached answer) or WAITING for
+ * one pipelined Redis round trip, whose reply decides and resumes the
+ * phases.  Fails closed: no answer from Redis is a 503, never an
+ * admission.
  */
 
 
@@ -15,8 +15,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_rooms_module.h"
-#include "ngx_http_rooms_redis.h"
-#include "ngx_http_rooms_cache.h"
+#include "ngx_http_rooms_admission.h"
+#include "ngx_http_rooms_response.h"
+#include "ngx_http_rooms_store.h"
+#include "ngx_http_rooms_tokens.h"
 #include "rooms_id.h"
 #include "rooms_mask.h"
 #include "rooms_time.h"
@@ -26,183 +28,178 @@
 #define NGX_HTTP_ROOMS_LOG_ROOM_MAX  64
 
 
-typedef enum {
-    NGX_HTTP_ROOMS_VAR_USER = 0,
-    NGX_HTTP_ROOMS_VAR_ROLE,
-    NGX_HTTP_ROOMS_VAR_ROOM,
-    NGX_HTTP_ROOMS_VAR_DENY,
-    NGX_HTTP_ROOMS_VAR_STATS
-} ngx_http_rooms_var_e;
+static ngx_int_t ngx_http_rooms_admission_strip(ngx_http_request_t *r);
 
 
-static ngx_int_t ngx_http_rooms_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
-static ngx_http_variable_t  ngx_http_rooms_vars[] = {
-
-    { ngx_string("rooms_user_id"), NULL, ngx_http_rooms_variable,
-      NGX_HTTP_ROOMS_VAR_USER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("rooms_role"), NULL, ngx_http_rooms_variable,
-      NGX_HTTP_ROOMS_VAR_ROLE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("rooms_room_id"), NULL, ngx_http_rooms_variable,
-      NGX_HTTP_ROOMS_VAR_ROOM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("rooms_deny_reason"), NULL, ngx_http_rooms_variable,
-      NGX_HTTP_ROOMS_VAR_DENY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("rooms_cache_stats"), NULL, ngx_http_rooms_variable,
-      NGX_HTTP_ROOMS_VAR_STATS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
-};
+/* the context, kept across internal redirects */
 
 
-ngx_int_t
-ngx_http_rooms_add_variables(ngx_conf_t *cf)
+static void
+ngx_http_rooms_admission_cleanup(void *data)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_rooms_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    /* nothing to free: the cleanup only finds the context again */
 }
 
 
-static ngx_int_t
-ngx_http_rooms_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
-    uintptr_t data)
+static ngx_http_rooms_ctx_t *
+ngx_http_rooms_admission_create(ngx_http_request_t *r)
 {
-    const char            *role;
-    ngx_str_t             *s, tmp;
+    ngx_pool_cleanup_t    *cln;
     ngx_http_rooms_ctx_t  *ctx;
 
-    if (data == NGX_HTTP_ROOMS_VAR_STATS) {
-        if (ngx_http_rooms_cache_stats(r, &tmp) != NGX_OK) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        s = &tmp;
-        goto found;
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_rooms_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
     }
 
-    /*
-     * the request's own decision: a subrequest's when auth_request asks
-     * (its auth_request_set reads them in the subrequest), else the main
-     * request's
-     */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_rooms_admission_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
+    ctx->role = -1;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_rooms_module);
+
+    return ctx;
+}
+
+
+/*
+ * nginx forgets module contexts on an internal redirect (error_page, a
+ * named location): the decision stays, for the variables of the location
+ * redirected to and so that a request is decided once
+ */
+
+ngx_http_rooms_ctx_t *
+ngx_http_rooms_admission_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_http_rooms_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_rooms_module);
 
-    if (ctx == NULL) {
-        ctx = ngx_http_get_module_ctx(r->main, ngx_http_rooms_module);
+    if (ctx != NULL || !r->internal) {
+        return ctx;
+    }
 
-        if (ctx == NULL) {
-            v->not_found = 1;
-            return NGX_OK;
+    /* subrequests share the pool: a context is its own request's */
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_rooms_admission_cleanup) {
+            ctx = cln->data;
+
+            if (ctx->request == r) {
+                ngx_http_set_ctx(r, ctx, ngx_http_rooms_module);
+                return ctx;
+            }
         }
     }
 
-    switch (data) {
-
-    case NGX_HTTP_ROOMS_VAR_USER:
-        s = &ctx->user_id;
-        break;
-
-    case NGX_HTTP_ROOMS_VAR_ROOM:
-        s = &ctx->room_id;
-        break;
-
-    case NGX_HTTP_ROOMS_VAR_DENY:
-        s = &ctx->deny_reason;
-        break;
-
-    default: /* NGX_HTTP_ROOMS_VAR_ROLE */
-        role = ctx->role >= 0 ? rooms_role_name((int) ctx->role) : NULL;
-
-        tmp.len = role ? ngx_strlen(role) : 0;
-        tmp.data = (u_char *) role;
-        s = &tmp;
-        break;
-    }
-
-    if (s->len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-found:
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return NULL;
 }
 
 
 /* the decision */
 
 
-static ngx_table_elt_t *
-ngx_http_rooms_admission_header(ngx_http_request_t *r, char *name,
-    char *value)
+static void
+ngx_http_rooms_admission_decide(ngx_http_rooms_ctx_t *ctx, ngx_uint_t status,
+    const char *reason)
 {
-    ngx_table_elt_t  *h;
+    ctx->status = status;
+    ctx->reason = reason;
+    ctx->state = NGX_HTTP_ROOMS_ADMISSION_DECIDED;
+}
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NULL;
+
+/* from the facts, cached or just read from Redis */
+
+static void
+ngx_http_rooms_admission_facts(ngx_http_request_t *r,
+    ngx_http_rooms_ctx_t *ctx, ngx_http_rooms_facts_t *f)
+{
+    int64_t                     now;
+    ngx_http_rooms_loc_conf_t  *rlcf;
+
+    if (f->from == INT64_MIN || f->role < 0) {
+        /* a missing room looks the same as one the user is not in */
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_FORBIDDEN,
+                                        "not invited");
+        return;
     }
 
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
+    if (f->deleted) {
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_UNAUTHORIZED,
+                                        "identity deleted");
+        return;
+    }
 
-    return h;
+    if (f->revoked >= 0 && (!ctx->has_iat || ctx->iat < f->revoked)) {
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_UNAUTHORIZED,
+                                        "token revoked");
+        return;
+    }
+
+    ctx->role = f->role;
+
+    now = rooms_time_now_us();
+
+    if (now < f->from || now >= f->until) {
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_FORBIDDEN,
+                                        "outside the room's validity");
+        return;
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (rlcf->roles && !(rlcf->roles & ((ngx_uint_t) 1 << f->role))) {
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_FORBIDDEN,
+                                        "role not allowed");
+        return;
+    }
+
+    ngx_http_rooms_admission_decide(ctx, NGX_OK, NULL);
 }
 
 
 /*
- * Records a refusal.  The status goes back to the access phase (so that
- * "satisfy any" can still let another module admit); with "satisfy all"
- * the refusal is final and answered here with a small JSON body.
+ * The decision for nginx: NGX_OK, or the refusal's status, with its
+ * headers set and its log line written once
  */
 
 static ngx_int_t
-ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
-    ngx_uint_t status, const char *reason)
+ngx_http_rooms_admission_result(ngx_http_request_t *r,
+    ngx_http_rooms_ctx_t *ctx)
 {
-    u_char                     room[3 * NGX_HTTP_ROOMS_LOG_ROOM_MAX];
-    size_t                     len;
-    ngx_int_t                  rc;
-    ngx_str_t                  logged;
-    ngx_uint_t                 level;
-    const char                *code, *message;
-    ngx_http_core_loc_conf_t  *clcf;
+    u_char            room[3 * NGX_HTTP_ROOMS_LOG_ROOM_MAX];
+    size_t            len;
+    ngx_str_t         logged;
+    ngx_uint_t        level;
+    ngx_table_elt_t  *h;
 
-    ctx->deny_reason.data = (u_char *) reason;
-    ctx->deny_reason.len = ngx_strlen(reason);
-    ctx->status = status;
-    ctx->done = 1;
+    if (ctx->status == NGX_OK) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "rooms admission: \"%V\" admitted to \"%V\"",
+                       &ctx->user_id, &ctx->room_id);
 
-    level = (status == NGX_HTTP_SERVICE_UNAVAILABLE) ? NGX_LOG_ERR
-                                                     : NGX_LOG_INFO;
+        return ngx_http_rooms_admission_strip(r);
+    }
+
+    if (ctx->answered) {
+        return ctx->status;
+    }
+
+    ctx->answered = 1;
+    ctx->uri_changes = r->uri_changes;
 
     /* the room id as the client sent it: escaped, and not all of it */
 
@@ -212,65 +209,46 @@ ngx_http_rooms_admission_deny(ngx_http_request_t *r, ngx_http_rooms_ctx_t *ctx,
                                            NGX_ESCAPE_URI_COMPONENT)
                  - room;
 
+    level = (ctx->status == NGX_HTTP_SERVICE_UNAVAILABLE) ? NGX_LOG_ERR
+                                                         : NGX_LOG_INFO;
+
     ngx_log_error(level, r->connection->log, 0,
                   "rooms admission: room \"%V%s\" user \"%V\" refused: %s",
                   &logged, len < ctx->room_id.len ? "..." : "",
-                  &ctx->user_id, reason);
+                  &ctx->user_id, ctx->reason);
 
-    switch (status) {
+    switch (ctx->status) {
 
     case NGX_HTTP_UNAUTHORIZED:
-        code = "Unauthorized";
-        message = "A valid room token is required.";
 
         /* known to nginx, so that it goes if "satisfy any" admits */
 
-        r->headers_out.www_authenticate = ngx_http_rooms_admission_header(r,
-                               "WWW-Authenticate",
-                               "Bearer error=\"invalid_token\"");
-        if (r->headers_out.www_authenticate == NULL) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "WWW-Authenticate");
+        ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
+        r->headers_out.www_authenticate = h;
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        if (ngx_http_rooms_add_header(r, "Retry-After", (u_char *) "1", 1)
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         break;
-
-    case NGX_HTTP_FORBIDDEN:
-        code = "Forbidden";
-        message = "Not admitted to this room.";
-        break;
-
-    default: /* NGX_HTTP_SERVICE_UNAVAILABLE */
-        code = "ServiceUnavailable";
-        message = "Admission cannot be decided now, retry later.";
-
-        if (ngx_http_rooms_admission_header(r, "Retry-After", "1") == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        break;
     }
 
-    if (r != r->main) {
-        /* auth_request's subrequest: the status is the answer */
-        return status;
-    }
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (clcf->satisfy == NGX_HTTP_SATISFY_ANY
-        && status != NGX_HTTP_SERVICE_UNAVAILABLE)
-    {
-        return status;
-    }
-
-    ctx->answered = 1;
-
-    rc = ngx_http_rooms_send_simple_error(r, status, code, message);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ctx->status;
 }
+
+
+/* the steps */
 
 
 /*
@@ -322,6 +300,43 @@ ngx_http_rooms_admission_mask(ngx_http_request_t *r,
 }
 
 
+/*
+ * rooms_token_forward off: the token arguments leave $args, and the
+ * request goes upstream as nginx rebuilds it from $uri and $args, so that
+ * neither the media cluster nor nginx's lines about the upstream see them
+ */
+
+static ngx_int_t
+ngx_http_rooms_admission_strip(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    size_t                      len, removed;
+    ngx_http_rooms_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (rlcf->token_forward || r != r->main || r->args.len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, r->args.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = rooms_mask_strip((char *) p, (char *) r->args.data, r->args.len,
+                           rlcf->mask, rlcf->nmask, &removed);
+
+    if (removed) {
+        r->args.data = p;
+        r->args.len = len;
+        r->valid_unparsed_uri = 0;
+    }
+
+    return NGX_OK;
+}
+
+
 /* a directive's value for this request; a missing variable reads as "" */
 
 static ngx_int_t
@@ -348,7 +363,9 @@ ngx_http_rooms_value(ngx_http_request_t *r, ngx_http_rooms_value_t *v,
 }
 
 
-static ngx_str_t *
+/* the token: NGX_OK, NGX_DECLINED for none, NGX_ERROR */
+
+static ngx_int_t
 ngx_http_rooms_admission_token(ngx_http_request_t *r,
     ngx_http_rooms_loc_conf_t *rlcf, ngx_str_t *token)
 {
@@ -357,10 +374,10 @@ ngx_http_rooms_admission_token(ngx_http_request_t *r,
 
     if (rlcf->token != NULL) {
         if (ngx_http_rooms_value(r, rlcf->token, token) != NGX_OK) {
-            return NULL;
+            return NGX_ERROR;
         }
 
-        return token->len ? token : NULL;
+        return token->len ? NGX_OK : NGX_DECLINED;
     }
 
     if (r->headers_in.authorization != NULL) {
@@ -382,7 +399,7 @@ ngx_http_rooms_admission_token(ngx_http_request_t *r,
                 token->len--;
             }
 
-            return token->len ? token : NULL;
+            return token->len ? NGX_OK : NGX_DECLINED;
         }
     }
 
@@ -394,167 +411,27 @@ ngx_http_rooms_admission_token(ngx_http_request_t *r,
     if (ngx_http_arg(r->main, (u_char *) "access_token", 12, token) == NGX_OK
         && token->len)
     {
-        return token;
-    }
-
-    return NULL;
-}
-
-
-/* the decision from the facts, cached or just read from Redis */
-
-static void
-ngx_http_rooms_admission_decide(ngx_http_request_t *r,
-    ngx_http_rooms_ctx_t *ctx, ngx_http_rooms_facts_t *f)
-{
-    int64_t                     now;
-    ngx_http_rooms_loc_conf_t  *rlcf;
-
-    ctx->decided = 1;
-    ctx->deny_code = NGX_HTTP_FORBIDDEN;
-
-    if (f->from == INT64_MIN || f->role < 0) {
-        /* a missing room looks the same as one the user is not in */
-        ctx->deny = "not invited";
-        return;
-    }
-
-    ctx->deny_code = NGX_HTTP_UNAUTHORIZED;
-
-    if (f->deleted) {
-        ctx->deny = "identity deleted";
-        return;
-    }
-
-    if (f->revoked >= 0 && (!ctx->has_iat || ctx->iat < f->revoked)) {
-        ctx->deny = "token revoked";
-        return;
-    }
-
-    ctx->deny_code = NGX_HTTP_FORBIDDEN;
-    ctx->role = f->role;
-
-    now = rooms_time_now_us();
-
-    if (now < f->from || now >= f->until) {
-        ctx->deny = "outside the room's validity";
-        return;
-    }
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
-
-    if (rlcf->roles && !(rlcf->roles & ((ngx_uint_t) 1 << f->role))) {
-        ctx->deny = "role not allowed";
-        return;
-    }
-
-    ctx->deny_code = NGX_OK;
-}
-
-
-/* a stored time; none if there is none, NGX_ERROR if it is not a number */
-
-static ngx_int_t
-ngx_http_rooms_reply_time(ngx_http_rooms_reply_t *rep, int64_t none,
-    int64_t *v)
-{
-    if (rep->type != NGX_HTTP_ROOMS_REPLY_STRING || rep->str.len == 0) {
-        *v = none;
         return NGX_OK;
     }
 
-    if (rooms_time_parse_int((char *) rep->str.data, rep->str.len, v) != 0) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
-static void
-ngx_http_rooms_admission_replied(ngx_http_request_t *r, void *data,
-    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
-{
-    ngx_http_rooms_ctx_t *ctx = data;
-
-    ngx_uint_t               i;
-    ngx_http_rooms_reply_t  *room, *user;
-    ngx_http_rooms_facts_t   facts;
-
-    ctx->waiting = 0;
-
-    for (i = 0; rc == NGX_OK && i < n; i++) {
-        if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "rooms admission: redis error: %V",
-                          &replies[i].str);
-            rc = NGX_ERROR;
-        }
-    }
-
-    if (rc != NGX_OK || replies[0].elements != 2 || replies[2].elements != 2) {
-        /* fail closed */
-        ctx->decided = 1;
-        ctx->deny_code = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->deny = "store unavailable";
-        goto resume;
-    }
-
-    room = replies[0].element;
-    user = replies[2].element;
-
-    if (ngx_http_rooms_reply_time(&room[0], INT64_MIN, &facts.from)
-        != NGX_OK
-        || ngx_http_rooms_reply_time(&room[1], 0, &facts.until) != NGX_OK
-        || ngx_http_rooms_reply_time(&user[0], -1, &facts.revoked) != NGX_OK)
-    {
-        /* what the API never writes: fail closed, and say where */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "rooms admission: a stored time is not a number: "
-                      "\"f\" \"%V\", \"u\" \"%V\" of room \"%V\"; "
-                      "\"r\" \"%V\" of its user",
-                      &room[0].str, &room[1].str, &ctx->room_id,
-                      &user[0].str);
-        ctx->decided = 1;
-        ctx->deny_code = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->deny = "store unavailable";
-        goto resume;
-    }
-
-    facts.deleted = (user[1].type == NGX_HTTP_ROOMS_REPLY_STRING);
-    facts.role = -1;
-
-    if (replies[1].type == NGX_HTTP_ROOMS_REPLY_STRING) {
-        facts.role = rooms_role_parse((char *) replies[1].str.data,
-                                      replies[1].str.len);
-        if (facts.role < 0) {
-            facts.role = ROOMS_ROLE_ATTENDEE;
-        }
-    }
-
-    if (ctx->cached) {
-        ngx_http_rooms_cache_put(r, ctx->room, ctx->user, &facts, &ctx->snap);
-    }
-
-    ngx_http_rooms_admission_decide(r, ctx, &facts);
-
-resume:
-
-    /* back into the access phase, which now finds the decision */
-
-    ngx_http_core_run_phases(r);
-}
-
-
-/* the token's claims: verified now, or earlier by this worker */
+/*
+ * The token's claims, verified now or earlier by this worker: NGX_OK with
+ * the user's id and the room claim, NGX_DECLINED when decided (refused),
+ * NGX_ERROR
+ */
 
 static ngx_int_t
 ngx_http_rooms_admission_verify(ngx_http_request_t *r,
-    ngx_http_rooms_ctx_t *ctx, ngx_str_t *token, ngx_str_t *sub,
-    ngx_str_t *room, ngx_http_rooms_memo_t **memo)
+    ngx_http_rooms_ctx_t *ctx, ngx_str_t *token, ngx_str_t *claim,
+    ngx_http_rooms_memo_t **memo)
 {
     int                         rc;
     time_t                      now;
+    ngx_str_t                  *sub;
     ngx_uint_t                  hash;
     rooms_jwt_claims_t          claims;
     ngx_http_rooms_token_t     *t;
@@ -563,6 +440,7 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
     now = ngx_time();
     hash = 0;
+    sub = &ctx->user_id;
 
     /* verified by this worker with these keys: the times are checked anew */
 
@@ -570,28 +448,27 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
 
     if (t != NULL) {
         if (t->exp <= now - rscf->leeway) {
-            return ngx_http_rooms_admission_deny(r, ctx,
-                                                 NGX_HTTP_UNAUTHORIZED,
-                                                 "expired");
+            ngx_http_rooms_admission_decide(ctx, NGX_HTTP_UNAUTHORIZED,
+                                            "expired");
+            return NGX_DECLINED;
         }
 
         if (t->has_nbf && t->nbf > now + rscf->leeway) {
-            return ngx_http_rooms_admission_deny(r, ctx,
-                                                 NGX_HTTP_UNAUTHORIZED,
-                                                 "not yet valid");
+            ngx_http_rooms_admission_decide(ctx, NGX_HTTP_UNAUTHORIZED,
+                                            "not yet valid");
+            return NGX_DECLINED;
         }
-    }
 
-    if (t == NULL) {
+    } else {
         ngx_http_rooms_token_verifications++;
 
         rc = rooms_jwt_verify(rscf->jwks, (char *) token->data, token->len,
                               now, rscf->leeway, &claims);
 
         if (rc != ROOMS_JWT_OK) {
-            return ngx_http_rooms_admission_deny(r, ctx,
-                                                 NGX_HTTP_UNAUTHORIZED,
-                                                 rooms_jwt_strerror(rc));
+            ngx_http_rooms_admission_decide(ctx, NGX_HTTP_UNAUTHORIZED,
+                                            rooms_jwt_strerror(rc));
+            return NGX_DECLINED;
         }
 
         t = ngx_http_rooms_token_put(hash, token, rscf->jwks, &claims);
@@ -606,55 +483,91 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
         sub->len = t->sub.len;
         sub->data = ngx_pnalloc(r->pool, sub->len);
         if (sub->data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         ngx_memcpy(sub->data, t->sub.data, sub->len);
 
-        *room = t->room;
+        *claim = t->room;
         *memo = &t->memo;
         ctx->iat = t->iat;
         ctx->has_iat = t->has_iat;
         ngx_memcpy(ctx->user, t->user, NGX_HTTP_ROOMS_DIGEST_LEN);
 
-    } else {
-        /* copies: the claims live on this stack frame */
-
-        sub->len = ngx_strlen(claims.sub);
-        room->len = claims.has_room ? ngx_strlen(claims.room) : 0;
-
-        sub->data = ngx_pnalloc(r->pool, sub->len + room->len + 1);
-        if (sub->data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        room->data = ngx_cpymem(sub->data, claims.sub, sub->len);
-        ngx_memcpy(room->data, claims.room, room->len);
-
-        ctx->iat = claims.iat;
-        ctx->has_iat = claims.has_iat;
-        ctx->cached = 0;
+        return NGX_OK;
     }
+
+    /* no table of tokens: copies, the claims live on this stack frame */
+
+    sub->len = ngx_strlen(claims.sub);
+    claim->len = claims.has_room ? ngx_strlen(claims.room) : 0;
+
+    sub->data = ngx_pnalloc(r->pool, sub->len + claim->len + 1);
+    if (sub->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    claim->data = ngx_cpymem(sub->data, claims.sub, sub->len);
+    ngx_memcpy(claim->data, claims.room, claim->len);
+
+    ctx->iat = claims.iat;
+    ctx->has_iat = claims.has_iat;
+    ctx->cached = 0;
 
     return NGX_OK;
 }
 
 
-/*
- * The decision, in the access phase of a main request and in the
- * precontent phase of a subrequest (nginx runs no access phase for those:
- * that is how auth_request asks a location with rooms_admission).
- */
+static void
+ngx_http_rooms_admission_replied(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_ctx_t *ctx = data;
+
+    ngx_uint_t              i;
+    ngx_http_rooms_facts_t  facts;
+
+    for (i = 0; rc == NGX_OK && i < n; i++) {
+        if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "rooms admission: redis error: %V",
+                          &replies[i].str);
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_rooms_store_admission_read(r->connection->log, replies,
+                                               &ctx->room_id, &facts)
+           != NGX_OK)
+    {
+        /* fail closed */
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "store unavailable");
+
+    } else {
+        if (ctx->cached) {
+            ngx_http_rooms_cache_put(ctx->room, ctx->user, &facts,
+                                     &ctx->snap);
+        }
+
+        ngx_http_rooms_admission_facts(r, ctx, &facts);
+    }
+
+    /* back into the phases, which now find the decision */
+
+    ngx_http_core_run_phases(r);
+}
+
+
+/* START: decided at once, or WAITING for Redis (NGX_AGAIN) */
 
 static ngx_int_t
-ngx_http_rooms_admission(ngx_http_request_t *r)
+ngx_http_rooms_admission_start(ngx_http_request_t *r,
+    ngx_http_rooms_ctx_t *ctx)
 {
-    u_char                     *p, *keys;
     ngx_int_t                   rc;
-    ngx_str_t                   room, token, sub, claim;
-    const char                 *argv[5];
-    size_t                      argvlen[5];
-    ngx_http_rooms_ctx_t       *ctx;
+    ngx_str_t                   token, claim;
     ngx_http_rooms_memo_t      *memo;
     ngx_http_rooms_batch_t     *b;
     ngx_http_rooms_facts_t      facts;
@@ -662,74 +575,57 @@ ngx_http_rooms_admission(ngx_http_request_t *r)
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_rooms_module);
-
-    if (ctx != NULL) {
-        if (ctx->waiting) {
-            return NGX_AGAIN;
-        }
-
-        if (ctx->decided) {
-            goto decided;
-        }
-
-        if (ctx->done) {
-            /* a later pass (internal redirect): decided once */
-            return ctx->deny_reason.len ? (ngx_int_t) ctx->status : NGX_OK;
-        }
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_rooms_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->role = -1;
-    ngx_http_set_ctx(r, ctx, ngx_http_rooms_module);
-
     /* before anything can refuse the request and log it */
 
     if (ngx_http_rooms_admission_mask(r, rlcf) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    if (ngx_http_rooms_value(r, rlcf->admission, &room) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ngx_http_rooms_value(r, rlcf->admission, &ctx->room_id) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    ctx->room_id = room;
+    /* one spelling per room: its value names it in the cache */
 
-    if (rooms_id_parse((char *) room.data, room.len, &ctx->room)
+    if (rooms_id_parse((char *) ctx->room_id.data, ctx->room_id.len,
+                       &ctx->room)
         != ROOMS_ID_OK)
     {
-        return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_FORBIDDEN,
-                                             "not invited");
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_FORBIDDEN,
+                                        "not invited");
+        return NGX_OK;
     }
 
-    if (ngx_http_rooms_admission_token(r, rlcf, &token) == NULL) {
-        return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                             "missing token");
+    rc = ngx_http_rooms_admission_token(r, rlcf, &token);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_UNAUTHORIZED,
+                                        "missing token");
+        return NGX_OK;
     }
 
     ctx->cached = rlcf->cache && ngx_http_rooms_cache_enabled();
 
-    ngx_str_null(&sub);
     ngx_str_null(&claim);
     memo = NULL;
 
-    rc = ngx_http_rooms_admission_verify(r, ctx, &token, &sub, &claim, &memo);
+    rc = ngx_http_rooms_admission_verify(r, ctx, &token, &claim, &memo);
+
     if (rc != NGX_OK) {
-        return rc;
+        return rc == NGX_DECLINED ? NGX_OK : NGX_ERROR;
     }
 
-    ctx->user_id = sub;
-
     if (claim.len
-        && (claim.len != room.len
-            || ngx_strncmp(claim.data, room.data, room.len) != 0))
+        && (claim.len != ctx->room_id.len
+            || ngx_strncmp(claim.data, ctx->room_id.data, claim.len) != 0))
     {
-        return ngx_http_rooms_admission_deny(r, ctx, NGX_HTTP_FORBIDDEN,
-                                             "token is for another room");
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_FORBIDDEN,
+                                        "token is for another room");
+        return NGX_OK;
     }
 
     /*
@@ -738,102 +634,85 @@ ngx_http_rooms_admission(ngx_http_request_t *r)
      */
 
     if (ctx->cached
-        && ngx_http_rooms_cache_get(r, ctx->room, ctx->user, &facts,
-                                    &ctx->snap, memo)
+        && ngx_http_rooms_cache_get(ctx->room, ctx->user, &facts, &ctx->snap,
+                                    memo)
            == NGX_OK)
     {
-        ngx_http_rooms_admission_decide(r, ctx, &facts);
-        goto decided;
-    }
-
-    /*
-     * one pipelined round trip: the room's window, the user's role in it,
-     * the user's revocation
-     */
-
-    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_admission_replied, ctx);
-    if (b == NULL) {
-        return ngx_http_rooms_admission_deny(r, ctx,
-                                             NGX_HTTP_SERVICE_UNAVAILABLE,
-                                             "store unavailable");
-    }
-
-    keys = ngx_pnalloc(r->pool, 3 * (sizeof("rooms:user:{}") + sub.len
-                                     + room.len + 8));
-    if (keys == NULL) {
-        ngx_http_rooms_redis_abort(b);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* (ngx_cpymem(), not ngx_sprintf(): this is every uncached request) */
-
-    p = ngx_cpymem(keys, "rooms:{", sizeof("rooms:{") - 1);
-    p = ngx_cpymem(p, room.data, room.len);
-    *p++ = '}';
-    argv[0] = "HMGET";
-    argvlen[0] = 5;
-    argv[1] = (char *) keys;
-    argvlen[1] = p - keys;
-    argv[2] = "f";
-    argv[3] = "u";
-    argvlen[2] = argvlen[3] = 1;
-
-    (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
-
-    keys = p;
-    p = ngx_cpymem(keys, "rooms:{", sizeof("rooms:{") - 1);
-    p = ngx_cpymem(p, room.data, room.len);
-    p = ngx_cpymem(p, "}:p", sizeof("}:p") - 1);
-    argv[0] = "HGET";
-    argvlen[0] = 4;
-    argv[1] = (char *) keys;
-    argvlen[1] = p - keys;
-    argv[2] = (char *) sub.data;
-    argvlen[2] = sub.len;
-
-    (void) ngx_http_rooms_redis_append(b, 3, argv, argvlen);
-
-    keys = p;
-    p = ngx_cpymem(keys, "rooms:user:{", sizeof("rooms:user:{") - 1);
-    p = ngx_cpymem(p, sub.data, sub.len);
-    *p++ = '}';
-    argv[0] = "HMGET";
-    argvlen[0] = 5;
-    argv[1] = (char *) keys;
-    argvlen[1] = p - keys;
-    argv[2] = "r";
-    argv[3] = "d";
-    argvlen[2] = argvlen[3] = 1;
-
-    (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
-
-    if (ngx_http_rooms_redis_end(b) != NGX_OK) {
-        return ngx_http_rooms_admission_deny(r, ctx,
-                                             NGX_HTTP_SERVICE_UNAVAILABLE,
-                                             "store unavailable");
-    }
-
-    ctx->waiting = 1;
-
-    return NGX_AGAIN;
-
-decided:
-
-    ctx->decided = 0;
-
-    if (ctx->deny_code == NGX_OK) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "rooms admission: \"%V\" admitted to \"%V\"",
-                       &ctx->user_id, &ctx->room_id);
-        ctx->done = 1;
+        ngx_http_rooms_admission_facts(r, ctx, &facts);
         return NGX_OK;
     }
 
-    return ngx_http_rooms_admission_deny(r, ctx, ctx->deny_code, ctx->deny);
+    /* one pipelined round trip */
+
+    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_admission_replied, ctx);
+
+    if (b != NULL
+        && ngx_http_rooms_store_admission(b, r->pool, &ctx->room_id,
+                                          &ctx->user_id)
+           != NGX_OK)
+    {
+        ngx_http_rooms_redis_abort(b);
+        return NGX_ERROR;
+    }
+
+    if (b == NULL || ngx_http_rooms_redis_end(b) != NGX_OK) {
+        ngx_http_rooms_admission_decide(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "store unavailable");
+        return NGX_OK;
+    }
+
+    ctx->state = NGX_HTTP_ROOMS_ADMISSION_WAITING;
+
+    return NGX_AGAIN;
 }
 
 
-ngx_int_t
+static ngx_int_t
+ngx_http_rooms_admission(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_http_rooms_ctx_t  *ctx;
+
+    ctx = ngx_http_rooms_admission_ctx(r);
+
+    if (ctx == NULL) {
+        ctx = ngx_http_rooms_admission_create(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    switch (ctx->state) {
+
+    case NGX_HTTP_ROOMS_ADMISSION_WAITING:
+        return NGX_AGAIN;
+
+    case NGX_HTTP_ROOMS_ADMISSION_DECIDED:
+        /* after the wait, or a later pass: decided once */
+        return ngx_http_rooms_admission_result(r, ctx);
+
+    default: /* NGX_HTTP_ROOMS_ADMISSION_START */
+        break;
+    }
+
+    rc = ngx_http_rooms_admission_start(r, ctx);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_rooms_admission_result(r, ctx);
+}
+
+
+/* the phases */
+
+
+static ngx_int_t
 ngx_http_rooms_admission_handler(ngx_http_request_t *r)
 {
     ngx_http_rooms_loc_conf_t  *rlcf;
@@ -851,22 +730,197 @@ ngx_http_rooms_admission_handler(ngx_http_request_t *r)
 /*
  * A subrequest (auth_request's) to a location with rooms_admission is
  * answered here: 204 when admitted, the refusal's status otherwise, with
- * the variables set for auth_request_set.
+ * the variables set for auth_request_set.  For a main request, reaching
+ * this phase after a refusal means that "satisfy any" let another module
+ * admit it: the refusal's body is no more.
  */
 
-ngx_int_t
-ngx_http_rooms_admission_subrequest_handler(ngx_http_request_t *r)
+static ngx_int_t
+ngx_http_rooms_admission_precontent_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
+    ngx_http_rooms_ctx_t       *ctx;
     ngx_http_rooms_loc_conf_t  *rlcf;
+
+    if (r == r->main) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_rooms_module);
+
+        if (ctx != NULL && ctx->status != NGX_OK) {
+            ctx->passed = 1;
+        }
+
+        return NGX_DECLINED;
+    }
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
 
-    if (rlcf->admission == NULL || r == r->main) {
+    if (rlcf->admission == NULL) {
         return NGX_DECLINED;
     }
 
     rc = ngx_http_rooms_admission(r);
 
     return (rc == NGX_OK) ? NGX_HTTP_NO_CONTENT : rc;
+}
+
+
+/*
+ * The body of a refusal that nginx finalizes with no error_page for its
+ * status: the JSON it always had, instead of nginx's HTML page
+ */
+
+static ngx_http_rooms_ctx_t *
+ngx_http_rooms_admission_refusal(ngx_http_request_t *r)
+{
+    ngx_http_rooms_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_rooms_module);
+
+    if (ctx == NULL || r != r->main
+        || ctx->state != NGX_HTTP_ROOMS_ADMISSION_DECIDED
+        || ctx->status == NGX_OK || ctx->passed
+        || r->err_status != ctx->status
+        || r->uri_changes != ctx->uri_changes)
+    {
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_rooms_admission_header_filter(ngx_http_request_t *r)
+{
+    const char            *code, *message;
+    rooms_error_t          err;
+    ngx_http_rooms_ctx_t  *ctx;
+
+    ctx = ngx_http_rooms_admission_refusal(r);
+
+    if (ctx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    switch (ctx->status) {
+
+    case NGX_HTTP_UNAUTHORIZED:
+        code = "Unauthorized";
+        message = "A valid room token is required.";
+        break;
+
+    case NGX_HTTP_FORBIDDEN:
+        code = "Forbidden";
+        message = "Not admitted to this room.";
+        break;
+
+    default: /* NGX_HTTP_SERVICE_UNAVAILABLE */
+        code = "ServiceUnavailable";
+        message = "Admission cannot be decided now, retry later.";
+        break;
+    }
+
+    ngx_memzero(&err, sizeof(rooms_error_t));
+    rooms_error_set(&err, (int) ctx->status, code, message, NULL);
+
+    if (ngx_http_rooms_error_body(r, &err, &ctx->json) != NGX_OK
+        || ngx_http_rooms_add_header(r, "x-ms-error-code", (u_char *) code,
+                                     ngx_strlen(code))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->body = 1;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    ngx_str_set(&r->headers_out.charset, "utf-8");
+    r->headers_out.content_length_n = ctx->json.len;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_rooms_admission_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t             *b;
+    ngx_chain_t           *cl, out;
+    ngx_http_rooms_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_rooms_module);
+
+    if (ctx == NULL || !ctx->body || r != r->main) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* nginx's page is not sent: its buffers are consumed here */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->body_sent) {
+        return NGX_OK;
+    }
+
+    ctx->body_sent = 1;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ctx->json.data;
+    b->last = b->pos + ctx->json.len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_rooms_admission_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_rooms_admission_handler;
+
+    /* subrequests have no access phase: auth_request asks here */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_rooms_admission_precontent_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_rooms_admission_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_rooms_admission_body_filter;
+
+    return NGX_OK;
 }

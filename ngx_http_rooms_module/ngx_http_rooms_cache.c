@@ -29,7 +29,6 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_cache.h"
-#include "rooms_id.h"
 
 
 #define NGX_HTTP_ROOMS_EVICT         8
@@ -108,35 +107,8 @@ typedef struct {
 } ngx_http_rooms_cache_ctx_t;
 
 
-typedef struct ngx_http_rooms_token_slot_s  ngx_http_rooms_token_slot_t;
-
-/*
- * One allocation a token: this header, then the token, then the strings of
- * t, so that a lookup reads one run of adjacent cache lines.
- */
-
-struct ngx_http_rooms_token_slot_s {
-    ngx_http_rooms_token_slot_t  *next;       /* in its bucket */
-    ngx_queue_t                   queue;      /* most recently used first */
-    size_t                        len;
-    ngx_uint_t                    hash;
-    rooms_jwks_t                 *keys;       /* that verified it */
-    ngx_http_rooms_token_t        t;
-    u_char                        token[1];
-};
-
-
 static ngx_http_rooms_cache_ctx_t    *ngx_http_rooms_cache;
 static ngx_uint_t                     ngx_http_rooms_subscribed;
-
-/* verified tokens: a bucket array, one LRU queue */
-static ngx_http_rooms_token_slot_t  **ngx_http_rooms_token_buckets;
-static ngx_uint_t                     ngx_http_rooms_token_mask;
-static ngx_uint_t                     ngx_http_rooms_token_max;
-static ngx_uint_t                     ngx_http_rooms_token_n;
-static ngx_queue_t                    ngx_http_rooms_token_lru;
-
-ngx_uint_t                            ngx_http_rooms_token_verifications;
 
 
 /* configuration */
@@ -357,59 +329,11 @@ ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle)
     ngx_http_rooms_cache = NULL;
     ngx_http_rooms_subscribed = 0;
 
-    if (rmcf == NULL || !rmcf->used) {
-        return NGX_OK;
-    }
-
-    /* as many slots as asked for; at least as many buckets, a power of 2 */
-
-    ngx_http_rooms_token_max = rmcf->token_cache;
-    ngx_http_rooms_token_n = 0;
-    ngx_http_rooms_token_verifications = 0;
-    ngx_queue_init(&ngx_http_rooms_token_lru);
-
-    if (rmcf->token_cache) {
-        ngx_http_rooms_token_mask = 1;
-
-        while (ngx_http_rooms_token_mask < rmcf->token_cache) {
-            ngx_http_rooms_token_mask <<= 1;
-        }
-
-        ngx_http_rooms_token_buckets = ngx_pcalloc(cycle->pool,
-                                  ngx_http_rooms_token_mask
-                                  * sizeof(ngx_http_rooms_token_slot_t *));
-        if (ngx_http_rooms_token_buckets == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_rooms_token_mask--;
-    }
-
-    if (rmcf->cache_zone != NULL) {
+    if (rmcf != NULL && rmcf->used && rmcf->cache_zone != NULL) {
         ngx_http_rooms_cache = rmcf->cache_zone->data;
     }
 
     return NGX_OK;
-}
-
-
-void
-ngx_http_rooms_cache_exit_process(ngx_cycle_t *cycle)
-{
-    ngx_queue_t  *q;
-
-    if (ngx_http_rooms_token_buckets == NULL) {
-        return;
-    }
-
-    while (!ngx_queue_empty(&ngx_http_rooms_token_lru)) {
-        q = ngx_queue_head(&ngx_http_rooms_token_lru);
-        ngx_queue_remove(q);
-        ngx_free(ngx_queue_data(q, ngx_http_rooms_token_slot_t, queue));
-    }
-
-    ngx_http_rooms_token_buckets = NULL;
-    ngx_http_rooms_token_n = 0;
 }
 
 
@@ -745,16 +669,15 @@ ngx_http_rooms_cache_resync(uint64_t seq)
 }
 
 
-/* "SEQ r <roomId>" or "SEQ u <rawId>" */
+/*
+ * An event numbered seq was applied (its invalidation done): another worker
+ * may have applied it first, so only a jump in the numbers is a gap, and
+ * a gap flushes the zone
+ */
 
 void
-ngx_http_rooms_cache_event(ngx_str_t *msg)
+ngx_http_rooms_cache_applied(uint64_t seq)
 {
-    u_char                      *p, *last, kind;
-    u_char                       user[NGX_HTTP_ROOMS_DIGEST_LEN];
-    int64_t                      room;
-    uint64_t                     seq;
-    ngx_str_t                    id;
     ngx_uint_t                   gap;
     ngx_http_rooms_cache_ctx_t  *ctx;
 
@@ -764,45 +687,7 @@ ngx_http_rooms_cache_event(ngx_str_t *msg)
         return;
     }
 
-    last = msg->data + msg->len;
-    p = ngx_strlchr(msg->data, last, ' ');
-
-    if (p == NULL || p == msg->data || last - p < 4 || p[2] != ' ') {
-        goto invalid;
-    }
-
-    seq = (uint64_t) ngx_atoof(msg->data, p - msg->data);
-    kind = p[1];
-    id.data = p + 3;
-    id.len = last - id.data;
-
-    if (seq == (uint64_t) NGX_ERROR) {
-        goto invalid;
-    }
-
-    switch (kind) {
-
-    case 'r':
-        if (rooms_id_check((char *) id.data, id.len) != ROOMS_ID_OK) {
-            goto invalid;
-        }
-
-        room = ngx_atoof(id.data, id.len);
-        ngx_http_rooms_cache_invalidate_room((uint64_t) room);
-        break;
-
-    case 'u':
-        ngx_http_rooms_user_digest(&id, user);
-        ngx_http_rooms_cache_invalidate_user(user);
-        break;
-
-    default:
-        goto invalid;
-    }
-
     ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    /* another worker may have applied it first: only a jump is a gap */
 
     gap = (seq > ctx->sh->last_seq + 1);
 
@@ -821,31 +706,6 @@ ngx_http_rooms_cache_event(ngx_str_t *msg)
                       "rooms cache: events before %uL were missed, "
                       "cache flushed", seq);
     }
-
-    return;
-
-invalid:
-
-    /* something else publishes on our channel: trust nothing */
-
-    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                  "rooms cache: unknown event \"%V\", cache flushed", msg);
-
-    ngx_http_rooms_cache_flush();
-}
-
-
-size_t
-ngx_http_rooms_event_room(u_char *buf, ngx_str_t *room)
-{
-    return ngx_sprintf(buf, "r %V", room) - buf;
-}
-
-
-size_t
-ngx_http_rooms_event_user(u_char *buf, ngx_str_t *user)
-{
-    return ngx_sprintf(buf, "u %V", user) - buf;
 }
 
 
@@ -886,7 +746,7 @@ ngx_http_rooms_entry_find(ngx_http_rooms_cache_sh_t *sh, uint64_t room,
 
 
 ngx_int_t
-ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room, u_char *user,
+ngx_http_rooms_cache_get(uint64_t room, u_char *user,
     ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap,
     ngx_http_rooms_memo_t *memo)
 {
@@ -982,7 +842,7 @@ done:
 
 
 void
-ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
+ngx_http_rooms_cache_put(uint64_t room, u_char *user,
     ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap)
 {
     ngx_http_rooms_entry_t      *e;
@@ -1041,171 +901,11 @@ ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room, u_char *user,
 }
 
 
-/*
- * Verified tokens, per worker: a hash table keyed by the whole token and the
- * key set that verified it, holding up to rooms_token_cache tokens, the
- * least recently used one out when it is full.  Nothing is evicted before
- * then, so a working set that fits is verified once.
- */
-
-
-ngx_http_rooms_token_t *
-ngx_http_rooms_token_get(ngx_str_t *token, rooms_jwks_t *keys,
-    ngx_uint_t *hash)
-{
-    u_char                       *sig, *dot, *end;
-#if !(NGX_LINUX)
-    u_char                       *p;
-#endif
-    uint64_t                      x;
-    ngx_uint_t                    h;
-    ngx_http_rooms_token_slot_t  *s;
-
-    if (ngx_http_rooms_token_buckets == NULL) {
-        return NULL;
-    }
-
-    /* the signature part gives the hash; the whole token is compared */
-
-    end = token->data + token->len;
-    sig = (token->len > 128) ? end - 128 : token->data;
-
-#if (NGX_LINUX)
-    dot = memrchr(sig, '.', end - sig);
-#else
-    dot = NULL;
-
-    for (p = end; p > sig; p--) {
-        if (p[-1] == '.') {
-            dot = p - 1;
-            break;
-        }
-    }
-#endif
-
-    if (dot != NULL) {
-        sig = dot + 1;
-    }
-
-    /*
-     * a verified signature is as random as a hash: 8 of its characters
-     * (not the last, which may hold padding bits), multiplied by a 64-bit
-     * odd constant, give the bucket.  Only verified tokens are stored, so
-     * crafted ones cannot crowd a bucket.
-     */
-
-    if (end - sig > 8) {
-        ngx_memcpy(&x, end - 9, 8);
-        h = (ngx_uint_t) ((x * 0x9e3779b97f4a7c15ULL) >> 32);
-
-    } else {
-        h = ngx_murmur_hash2(sig, end - sig);
-    }
-
-    *hash = h;
-
-    for (s = ngx_http_rooms_token_buckets[h & ngx_http_rooms_token_mask];
-         s != NULL;
-         s = s->next)
-    {
-        /* the whole token is compared: a signature alone proves nothing */
-
-        if (s->hash == h && s->keys == keys && s->len == token->len
-            && ngx_memcmp(s->token, token->data, token->len) == 0)
-        {
-            ngx_queue_remove(&s->queue);
-            ngx_queue_insert_head(&ngx_http_rooms_token_lru, &s->queue);
-
-            return &s->t;
-        }
-    }
-
-    return NULL;
-}
-
-
-ngx_http_rooms_token_t *
-ngx_http_rooms_token_put(ngx_uint_t hash, ngx_str_t *token,
-    rooms_jwks_t *keys, rooms_jwt_claims_t *claims)
-{
-    u_char                        *p;
-    size_t                         sub, room;
-    ngx_queue_t                   *q;
-    ngx_http_rooms_token_slot_t   *s, *old, **pp;
-
-    if (ngx_http_rooms_token_buckets == NULL) {
-        return NULL;
-    }
-
-    sub = ngx_strlen(claims->sub);
-    room = claims->has_room ? ngx_strlen(claims->room) : 0;
-
-    s = ngx_alloc(offsetof(ngx_http_rooms_token_slot_t, token) + token->len
-                  + sub + room, ngx_cycle->log);
-    if (s == NULL) {
-        return NULL;
-    }
-
-    if (ngx_http_rooms_token_n < ngx_http_rooms_token_max) {
-        ngx_http_rooms_token_n++;
-
-    } else {
-        /* full: the least recently used token goes */
-
-        q = ngx_queue_last(&ngx_http_rooms_token_lru);
-        old = ngx_queue_data(q, ngx_http_rooms_token_slot_t, queue);
-        ngx_queue_remove(q);
-
-        for (pp = &ngx_http_rooms_token_buckets[old->hash
-                                                & ngx_http_rooms_token_mask];
-             *pp != old;
-             pp = &(*pp)->next)
-        {
-            /* void */
-        }
-
-        *pp = old->next;
-        ngx_free(old);
-    }
-
-    s->len = token->len;
-    s->hash = hash;
-    s->keys = keys;
-
-    pp = &ngx_http_rooms_token_buckets[hash & ngx_http_rooms_token_mask];
-    s->next = *pp;
-    *pp = s;
-    ngx_queue_insert_head(&ngx_http_rooms_token_lru, &s->queue);
-
-    p = ngx_cpymem(s->token, token->data, token->len);
-
-    s->t.sub.data = p;
-    s->t.sub.len = sub;
-    p = ngx_cpymem(p, claims->sub, sub);
-
-    s->t.room.data = p;
-    s->t.room.len = room;
-    ngx_memcpy(p, claims->room, room);
-
-    s->t.iat = claims->iat;
-    s->t.exp = claims->exp;
-    s->t.nbf = claims->nbf;
-    s->t.has_iat = claims->has_iat;
-    s->t.has_nbf = claims->has_nbf;
-    s->t.memo.valid = 0;
-
-    ngx_http_rooms_user_digest(&s->t.sub, s->t.user);
-
-    return &s->t;
-}
-
-
-/* "$rooms_cache_stats": for a status location or a log line */
+/* the zone's counters, for $rooms_cache_stats */
 
 ngx_int_t
-ngx_http_rooms_cache_stats(ngx_http_request_t *r, ngx_str_t *out)
+ngx_http_rooms_cache_stats(ngx_http_rooms_cache_stats_t *st)
 {
-    u_char                      *p;
     ngx_http_rooms_cache_sh_t   *sh;
     ngx_http_rooms_cache_ctx_t  *ctx;
 
@@ -1215,27 +915,17 @@ ngx_http_rooms_cache_stats(ngx_http_request_t *r, ngx_str_t *out)
         return NGX_DECLINED;
     }
 
-    p = ngx_pnalloc(r->pool, 8 * NGX_ATOMIC_T_LEN + 160);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
     sh = ctx->sh;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    out->data = p;
-    out->len = ngx_sprintf(p, "entries=%uA generations=%uA hits=%uA "
-                           "misses=%uA evictions=%uA zone=%uz "
-                           "subscribed=%ui tokens=%ui verifications=%ui",
-                           sh->entries_n, sh->gens_n, sh->hits, sh->misses,
-                           sh->evictions,
-                           (size_t) ((u_char *) ctx->shpool->end
-                                     - (u_char *) ctx->shpool),
-                           ngx_http_rooms_subscribed,
-                           ngx_http_rooms_token_n,
-                           ngx_http_rooms_token_verifications)
-               - p;
+    st->entries = sh->entries_n;
+    st->generations = sh->gens_n;
+    st->hits = sh->hits;
+    st->misses = sh->misses;
+    st->evictions = sh->evictions;
+    st->size = (u_char *) ctx->shpool->end - (u_char *) ctx->shpool;
+    st->subscribed = ngx_http_rooms_subscribed;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 

@@ -4,8 +4,8 @@
  *
  * The admission cache ("rooms_cache"): the facts admission needs for one
  * (room, user) pair, in a shared memory zone of all workers, invalidated
- * by generations that the management API and Redis pub/sub events bump;
- * plus a per-worker cache of verified token signatures.
+ * by generations that the management API and the events of other
+ * gateways bump.
  */
 
 
@@ -17,21 +17,19 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_rooms_module.h"
+#include "ngx_http_rooms_store.h"
 
 
 #define NGX_HTTP_ROOMS_DIGEST_LEN  16
-#define NGX_HTTP_ROOMS_EVENT_SEQ   "rooms:events:seq"
 
 
-/* what Redis said about a (room, user) pair */
+/* the cache's generations, taken before asking Redis */
 typedef struct {
-    int64_t                    from;        /* µs; INT64_MIN: no room */
-    int64_t                    until;
-    int64_t                    revoked;     /* seconds; -1: never */
-    ngx_int_t                  role;        /* -1: not a participant */
-    unsigned                   deleted:1;
-} ngx_http_rooms_facts_t;
+    uint32_t                   room_gen;
+    uint32_t                   user_gen;
+    uint32_t                   epoch;
+    unsigned                   usable:1;
+} ngx_http_rooms_snap_t;
 
 
 /*
@@ -51,58 +49,47 @@ typedef struct {
 } ngx_http_rooms_memo_t;
 
 
-/* a verified token, kept per worker */
 typedef struct {
-    ngx_str_t                  sub;
-    ngx_str_t                  room;        /* empty: no room claim */
-    int64_t                    iat;
-    int64_t                    exp;
-    int64_t                    nbf;
-    u_char                     user[NGX_HTTP_ROOMS_DIGEST_LEN];
-    ngx_http_rooms_memo_t      memo;
-    unsigned                   has_iat:1;
-    unsigned                   has_nbf:1;
-} ngx_http_rooms_token_t;
+    ngx_atomic_uint_t          entries;
+    ngx_atomic_uint_t          generations;
+    ngx_atomic_uint_t          hits;
+    ngx_atomic_uint_t          misses;
+    ngx_atomic_uint_t          evictions;
+    size_t                     size;
+    ngx_uint_t                 subscribed;  /* this worker's */
+} ngx_http_rooms_cache_stats_t;
 
 
 char *ngx_http_rooms_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_rooms_cache_enabled(void);
 
+/* the 16 bytes of a user id's SHA-256 the zone knows a user by */
 void ngx_http_rooms_user_digest(ngx_str_t *sub, u_char *digest);
 
 /*
  * NGX_OK with facts, NGX_DECLINED on a miss; fills snap either way.  A memo,
  * if any, is tried first, and is refreshed on a hit from the zone.
  */
-ngx_int_t ngx_http_rooms_cache_get(ngx_http_request_t *r, uint64_t room,
-    u_char *user, ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap,
+ngx_int_t ngx_http_rooms_cache_get(uint64_t room, u_char *user,
+    ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap,
     ngx_http_rooms_memo_t *memo);
-void ngx_http_rooms_cache_put(ngx_http_request_t *r, uint64_t room,
-    u_char *user, ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap);
+void ngx_http_rooms_cache_put(uint64_t room, u_char *user,
+    ngx_http_rooms_facts_t *facts, ngx_http_rooms_snap_t *snap);
 
-/* invalidation: from the API (this gateway) and from pub/sub events */
+/* invalidation: by the API of this gateway, and by events of others */
 void ngx_http_rooms_cache_invalidate_room(uint64_t room);
 void ngx_http_rooms_cache_invalidate_user(u_char *user);
-void ngx_http_rooms_cache_event(ngx_str_t *msg);
 void ngx_http_rooms_cache_flush(void);
+
+/* the events: this worker's subscription, numbered events applied */
 void ngx_http_rooms_cache_subscribed(ngx_uint_t up);
 void ngx_http_rooms_cache_resync(uint64_t seq);
+void ngx_http_rooms_cache_applied(uint64_t seq);
 
-/* the per-worker cache of verified tokens; get sets the hash put takes */
-ngx_http_rooms_token_t *ngx_http_rooms_token_get(ngx_str_t *token,
-    rooms_jwks_t *keys, ngx_uint_t *hash);
-ngx_http_rooms_token_t *ngx_http_rooms_token_put(ngx_uint_t hash,
-    ngx_str_t *token, rooms_jwks_t *keys, rooms_jwt_claims_t *claims);
-
-/* signatures this worker has checked, for $rooms_cache_stats */
-extern ngx_uint_t  ngx_http_rooms_token_verifications;
-
-/* publishing: the message for a room or a user */
-size_t ngx_http_rooms_event_room(u_char *buf, ngx_str_t *room);
-size_t ngx_http_rooms_event_user(u_char *buf, ngx_str_t *user);
-
-ngx_uint_t ngx_http_rooms_cache_enabled(void);
-ngx_int_t ngx_http_rooms_cache_stats(ngx_http_request_t *r, ngx_str_t *out);
+/* NGX_DECLINED when there is no zone */
+ngx_int_t ngx_http_rooms_cache_stats(ngx_http_rooms_cache_stats_t *st);
 
 
 #endif /* _NGX_HTTP_ROOMS_CACHE_H_INCLUDED_ */

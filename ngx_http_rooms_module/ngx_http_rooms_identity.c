@@ -1,15 +1,6 @@
 
 /*
  * Copyright (C) ngx_http_rooms_module authors
- *
- * The identity API (ACS Identity REST, api-version 2023-10-01) on the
- * "rooms_api" locations: users, their room tokens and revocation.
- *
- * Redis layout:
- *     rooms:user:{RAWID}  hash  c (created, microseconds),
- *                               r (tokens with an iat before it, in
- *                                  seconds, are refused),
- *                               d ("1" once the identity is deleted)
  */
 
 
@@ -18,70 +9,60 @@
 #include <ngx_http.h>
 
 #include "ngx_http_rooms_module.h"
-#include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_identity.h"
+#include "ngx_http_rooms_response.h"
+#include "ngx_http_rooms_store.h"
+#include "ngx_http_rooms_events.h"
 #include "ngx_http_rooms_cache.h"
 #include "rooms_id.h"
 #include "rooms_identity.h"
 #include "rooms_time.h"
 
 
-#define NGX_HTTP_ROOMS_USER_KEY  "rooms:user:{"
-
-
-/*
- * revoke: r becomes later than now and than any earlier r, so it is later
- * than every iat issued so far (issuing uses max(now, r)); ARGV now in
- * seconds, "1" to delete the identity too.  Returns the new r; 0 for an
- * identity that was never created, or is deleted and only to be revoked;
- * -1 for one deleted before and deleted again.  Only a created identity is
- * written to.
- */
-
-static const char  ngx_http_rooms_lua_revoke[] =
-    "local u = redis.call('HMGET', KEYS[1], 'c', 'r', 'd')\n"
-    "if not u[1] then return 0 end\n"
-    "if u[3] then\n"
-    "  if ARGV[2] == '1' then return -1 end\n"
-    "  return 0\n"
-    "end\n"
-    "local r = tonumber(u[2] or '0')\n"
-    "local n = tonumber(ARGV[1]) + 1\n"
-    "if r >= n then n = r + 1 end\n"
-    "redis.call('HSET', KEYS[1], 'r', string.format('%d', n))\n"
-    "if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'd', '1') end\n"
-    "return n\n";
-
-static ngx_int_t  ngx_http_rooms_script_revoke;
-
-
 typedef struct {
     ngx_str_t                 id;          /* NUL-terminated */
-    u_char                   *key;
-    size_t                    key_len;
     rooms_identity_req_t      req;
     int64_t                   now;         /* microseconds */
 } ngx_http_rooms_identity_ctx_t;
 
 
 static ngx_int_t
-ngx_http_rooms_identity_set_key(ngx_http_request_t *r,
-    ngx_http_rooms_identity_ctx_t *ctx)
+ngx_http_rooms_identity_not_found(ngx_http_request_t *r)
 {
-    ctx->key = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_ROOMS_USER_KEY)
-                                    + ctx->id.len + 1);
-    if (ctx->key == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->key_len = ngx_sprintf(ctx->key, NGX_HTTP_ROOMS_USER_KEY "%V}",
-                               &ctx->id)
-                   - ctx->key;
-
-    return NGX_OK;
+    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_FOUND,
+                                            "NotFound",
+                                            "The identity was not found.");
 }
 
 
-/* issues a token; NULL (logged) when there is no signing key */
+/* 501 (logged): no key to sign tokens with */
+
+static ngx_int_t
+ngx_http_rooms_identity_no_signer(ngx_http_request_t *r)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "rooms identity: cannot issue tokens: no "
+                  "\"rooms_token_keys\" key with a private part in "
+                  "this server");
+
+    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_IMPLEMENTED,
+                  "NotImplemented",
+                  "This gateway has no key to sign tokens with.");
+}
+
+
+static ngx_uint_t
+ngx_http_rooms_identity_can_sign(ngx_http_request_t *r)
+{
+    ngx_http_rooms_srv_conf_t  *rscf;
+
+    rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
+
+    return rscf->jwks != NULL && rooms_jwks_can_sign(rscf->jwks);
+}
+
+
+/* issues a token; NULL (logged) when signing fails */
 
 static char *
 ngx_http_rooms_identity_token(ngx_http_request_t *r,
@@ -96,14 +77,6 @@ ngx_http_rooms_identity_token(ngx_http_request_t *r,
     exp = ctx->now / 1000000 + (int64_t) ctx->req.minutes * 60;
     *exp_us = exp * 1000000;
 
-    if (rscf->jwks == NULL || !rooms_jwks_can_sign(rscf->jwks)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "rooms identity: cannot issue tokens: no "
-                      "\"rooms_token_keys\" key with a private part in "
-                      "this server");
-        return NULL;
-    }
-
     token = rooms_jwt_sign(rscf->jwks, (char *) ctx->id.data, iat, exp,
                            ctx->req.scope[0] ? ctx->req.scope : NULL, NULL);
     if (token == NULL) {
@@ -112,24 +85,6 @@ ngx_http_rooms_identity_token(ngx_http_request_t *r,
     }
 
     return token;
-}
-
-
-static ngx_int_t
-ngx_http_rooms_identity_no_signer(ngx_http_request_t *r)
-{
-    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_IMPLEMENTED,
-                  "NotImplemented",
-                  "This gateway has no key to sign tokens with.");
-}
-
-
-static ngx_int_t
-ngx_http_rooms_identity_not_found(ngx_http_request_t *r)
-{
-    return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_FOUND,
-                                            "NotFound",
-                                            "The identity was not found.");
 }
 
 
@@ -145,7 +100,7 @@ ngx_http_rooms_identity_created(ngx_http_request_t *r, void *data,
     char     *token, *json;
     int64_t   exp;
 
-    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
+    if (ngx_http_rooms_replies_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
@@ -159,7 +114,7 @@ ngx_http_rooms_identity_created(ngx_http_request_t *r, void *data,
         token = ngx_http_rooms_identity_token(r, ctx, ctx->now / 1000000,
                                               &exp);
         if (token == NULL) {
-            ngx_http_finalize_request(r, ngx_http_rooms_identity_no_signer(r));
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
     }
@@ -176,13 +131,9 @@ static ngx_int_t
 ngx_http_rooms_identity_create(ngx_http_request_t *r,
     ngx_http_rooms_identity_ctx_t *ctx, u_char *body, size_t len)
 {
-    u_char                      *id, *now;
     size_t                       idlen;
-    const char                  *argv[4];
-    size_t                       argvlen[4];
     rooms_error_t                err;
     ngx_http_rooms_batch_t      *b;
-    ngx_http_rooms_srv_conf_t   *rscf;
     ngx_http_rooms_main_conf_t  *rmcf;
 
     ngx_memzero(&err, sizeof(rooms_error_t));
@@ -190,58 +141,35 @@ ngx_http_rooms_identity_create(ngx_http_request_t *r,
     if (rooms_identity_parse_create((char *) body, len, &ctx->req, &err)
         != 0)
     {
-        return ngx_http_rooms_send_error(r, &err);
+        return ngx_http_rooms_send_error(r, &err, 1);
     }
 
-    rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
-
-    if (ctx->req.want_token
-        && (rscf->jwks == NULL || !rooms_jwks_can_sign(rscf->jwks)))
-    {
+    if (ctx->req.want_token && !ngx_http_rooms_identity_can_sign(r)) {
         /* refused before anything is stored */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "rooms identity: cannot issue tokens: no "
-                      "\"rooms_token_keys\" key with a private part in "
-                      "this server");
         return ngx_http_rooms_identity_no_signer(r);
     }
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_rooms_module);
 
-    id = ngx_pnalloc(r->pool, ROOMS_USER_ID_SIZE);
-    now = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (id == NULL || now == NULL
-        || rooms_user_id_generate((char *) id, &idlen,
+    ctx->id.data = ngx_pnalloc(r->pool, ROOMS_USER_ID_SIZE);
+    if (ctx->id.data == NULL
+        || rooms_user_id_generate((char *) ctx->id.data, &idlen,
                                   (char *) rmcf->resource.data)
            != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->id.data = id;
     ctx->id.len = idlen;
-
-    if (ngx_http_rooms_identity_set_key(r, ctx) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    argv[0] = "HSET";
-    argvlen[0] = 4;
-    argv[1] = (char *) ctx->key;
-    argvlen[1] = ctx->key_len;
-    argv[2] = "c";
-    argvlen[2] = 1;
-    argv[3] = (char *) now;
-    argvlen[3] = ngx_sprintf(now, "%L", ctx->now) - now;
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_created, ctx);
     if (b == NULL) {
         return ngx_http_rooms_send_unavailable(r);
     }
 
-    (void) ngx_http_rooms_redis_append(b, 4, argv, argvlen);
+    (void) ngx_http_rooms_store_user_create(b, r->pool, &ctx->id, ctx->now);
 
-    return ngx_http_rooms_api_wait(r, b);
+    return ngx_http_rooms_wait(r, b);
 }
 
 
@@ -254,20 +182,20 @@ ngx_http_rooms_identity_issued(ngx_http_request_t *r, void *data,
 {
     ngx_http_rooms_identity_ctx_t *ctx = data;
 
-    char                    *token, *json;
-    int64_t                  iat, revoked, exp;
-    ngx_http_rooms_reply_t  *f;
+    char                   *token, *json;
+    int64_t                 iat, exp;
+    ngx_http_rooms_user_t   user;
 
-    if (ngx_http_rooms_api_replies_ok(r, replies, n, rc) != NGX_OK) {
+    if (ngx_http_rooms_replies_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
-    f = replies[0].element;
+    if (ngx_http_rooms_store_user_read(&replies[0], &user) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
-    if (replies[0].elements != 3
-        || f[0].type != NGX_HTTP_ROOMS_REPLY_STRING
-        || f[2].type == NGX_HTTP_ROOMS_REPLY_STRING)
-    {
+    if (!user.exists || user.deleted) {
         ngx_http_finalize_request(r, ngx_http_rooms_identity_not_found(r));
         return;
     }
@@ -277,18 +205,11 @@ ngx_http_rooms_identity_issued(ngx_http_request_t *r, void *data,
      * second a revocation was made carries the revocation's time
      */
 
-    iat = ctx->now / 1000000;
-
-    if (f[1].type == NGX_HTTP_ROOMS_REPLY_STRING) {
-        revoked = ngx_atoof(f[1].str.data, f[1].str.len);
-        if (revoked > iat) {
-            iat = revoked;
-        }
-    }
+    iat = ngx_max(ctx->now / 1000000, user.revoked);
 
     token = ngx_http_rooms_identity_token(r, ctx, iat, &exp);
     if (token == NULL) {
-        ngx_http_finalize_request(r, ngx_http_rooms_identity_no_signer(r));
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -308,8 +229,6 @@ static ngx_int_t
 ngx_http_rooms_identity_issue(ngx_http_request_t *r,
     ngx_http_rooms_identity_ctx_t *ctx, u_char *body, size_t len)
 {
-    const char              *argv[5];
-    size_t                   argvlen[5];
     rooms_error_t            err;
     ngx_http_rooms_batch_t  *b;
 
@@ -317,26 +236,21 @@ ngx_http_rooms_identity_issue(ngx_http_request_t *r,
 
     if (rooms_identity_parse_issue((char *) body, len, &ctx->req, &err) != 0)
     {
-        return ngx_http_rooms_send_error(r, &err);
+        return ngx_http_rooms_send_error(r, &err, 1);
     }
 
-    argv[0] = "HMGET";
-    argvlen[0] = 5;
-    argv[1] = (char *) ctx->key;
-    argvlen[1] = ctx->key_len;
-    argv[2] = "c";
-    argv[3] = "r";
-    argv[4] = "d";
-    argvlen[2] = argvlen[3] = argvlen[4] = 1;
+    if (!ngx_http_rooms_identity_can_sign(r)) {
+        return ngx_http_rooms_identity_no_signer(r);
+    }
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_issued, ctx);
     if (b == NULL) {
         return ngx_http_rooms_send_unavailable(r);
     }
 
-    (void) ngx_http_rooms_redis_append(b, 5, argv, argvlen);
+    (void) ngx_http_rooms_store_user_get(b, r->pool, &ctx->id);
 
-    return ngx_http_rooms_api_wait(r, b);
+    return ngx_http_rooms_wait(r, b);
 }
 
 
@@ -351,38 +265,37 @@ ngx_http_rooms_identity_revoked(ngx_http_request_t *r, void *data,
 
     u_char  user[NGX_HTTP_ROOMS_DIGEST_LEN];
 
-    /* this gateway's admission cache forgets the user at once, made or not */
+    /* this gateway's cache forgets the user at once, whatever Redis said */
 
     ngx_http_rooms_user_digest(&ctx->id, user);
     ngx_http_rooms_cache_invalidate_user(user);
 
-    if (ngx_http_rooms_api_change_ok(r, replies, n, rc) != NGX_OK) {
+    if (ngx_http_rooms_change_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
-    if (replies[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER) {
+    switch (ngx_http_rooms_store_user_revoked(&replies[0])) {
+
+    case NGX_HTTP_ROOMS_STORE_REVOKED:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "rooms identity: %V %s", &ctx->id,
+                      r->method == NGX_HTTP_DELETE ? "deleted"
+                                                   : "tokens revoked");
+        break;
+
+    case NGX_HTTP_ROOMS_STORE_WAS_GONE:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "rooms identity: %V was deleted before", &ctx->id);
+        break;
+
+    case NGX_HTTP_ROOMS_STORE_NO_USER:
+        ngx_http_finalize_request(r, ngx_http_rooms_identity_not_found(r));
+        return;
+
+    default:
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    if (replies[0].integer == 0) {
-        ngx_http_finalize_request(r, ngx_http_rooms_identity_not_found(r));
-        return;
-    }
-
-    if (replies[0].integer < 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "rooms identity: %V was deleted before", &ctx->id);
-
-        ngx_http_finalize_request(r,
-            ngx_http_rooms_send_json(r, NGX_HTTP_NO_CONTENT, strdup("")));
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "rooms identity: %V %s", &ctx->id,
-                  r->method == NGX_HTTP_DELETE ? "deleted"
-                                               : "tokens revoked");
 
     ngx_http_finalize_request(r,
         ngx_http_rooms_send_json(r, NGX_HTTP_NO_CONTENT, strdup("")));
@@ -393,58 +306,28 @@ static ngx_int_t
 ngx_http_rooms_identity_revoke(ngx_http_request_t *r,
     ngx_http_rooms_identity_ctx_t *ctx)
 {
-    u_char                  *t, *msg;
-    const char              *argv[6];
-    size_t                   argvlen[6];
     ngx_http_rooms_batch_t  *b;
-
-    t = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    msg = ngx_pnalloc(r->pool, 2 + ctx->id.len);
-    if (t == NULL || msg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* EVALSHA sha 1 key now delete */
-
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = (char *) ctx->key;
-    argvlen[3] = ctx->key_len;
-    argv[4] = (char *) t;
-    argvlen[4] = ngx_sprintf(t, "%L", ctx->now / 1000000) - t;
-    argv[5] = (r->method == NGX_HTTP_DELETE) ? "1" : "0";
-    argvlen[5] = 1;
 
     b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_revoked, ctx);
     if (b == NULL) {
         return ngx_http_rooms_send_unavailable(r);
     }
 
-    (void) ngx_http_rooms_redis_append_script(b, ngx_http_rooms_script_revoke,
-                                              6, argv, argvlen);
-    (void) ngx_http_rooms_redis_append_publish(b, msg,
-                                   ngx_http_rooms_event_user(msg, &ctx->id));
+    (void) ngx_http_rooms_store_user_revoke(b, r->pool, &ctx->id,
+                                            ctx->now / 1000000,
+                                            r->method == NGX_HTTP_DELETE);
+    (void) ngx_http_rooms_events_user(b, r->pool, &ctx->id);
 
-    return ngx_http_rooms_api_wait(r, b);
+    return ngx_http_rooms_wait(r, b);
 }
 
 
-ngx_int_t
-ngx_http_rooms_identity_init(ngx_conf_t *cf)
-{
-    ngx_http_rooms_script_revoke = ngx_http_rooms_redis_add_script(cf,
-                                                 ngx_http_rooms_lua_revoke);
-
-    return ngx_http_rooms_script_revoke == NGX_ERROR ? NGX_ERROR : NGX_OK;
-}
-
-
-/* routing: path is "/identities[/{id}[/:action]]", already decoded */
+/* routing: "/identities[/{id}[/:action]]", already decoded */
 
 
 ngx_int_t
-ngx_http_rooms_identity_route(ngx_http_request_t *r, ngx_str_t *path,
-    u_char *body, size_t len)
+ngx_http_rooms_identity_route(ngx_http_request_t *r, u_char *body,
+    size_t len)
 {
     u_char                         *id, *end, *action;
     ngx_str_t                       v, act;
@@ -457,8 +340,8 @@ ngx_http_rooms_identity_route(ngx_http_request_t *r, ngx_str_t *path,
 
     ctx->now = rooms_time_now_us();
 
-    end = path->data + path->len;
-    id = path->data + sizeof("/identities") - 1;
+    end = r->uri.data + r->uri.len;
+    id = r->uri.data + sizeof("/identities") - 1;
     act.len = 0;
 
     if (id < end) {
@@ -524,10 +407,6 @@ ngx_http_rooms_identity_route(ngx_http_request_t *r, ngx_str_t *path,
     }
 
     *ngx_cpymem(ctx->id.data, id, ctx->id.len) = '\0';
-
-    if (ngx_http_rooms_identity_set_key(r, ctx) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     if (act.len == 17) {
         return ngx_http_rooms_identity_issue(r, ctx, body, len);

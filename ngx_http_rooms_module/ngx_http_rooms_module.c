@@ -2,10 +2,9 @@
 /*
  * Copyright (C) ngx_http_rooms_module authors
  *
- * Directives, configuration and process hooks.  The work itself lives in
- * ngx_http_rooms_api.c (management API), ngx_http_rooms_identity.c
- * (identity API), ngx_http_rooms_admission.c (access phase) and
- * ngx_http_rooms_redis.c (non-blocking Redis).
+ * Directives, configuration and process hooks: the one place that knows
+ * every concern.  The work itself lives in the files named in
+ * ngx_http_rooms_module.h.
  */
 
 
@@ -15,13 +14,14 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_store.h"
+#include "ngx_http_rooms_events.h"
 #include "ngx_http_rooms_cache.h"
+#include "ngx_http_rooms_tokens.h"
+#include "ngx_http_rooms_admission.h"
+#include "ngx_http_rooms_variables.h"
+#include "ngx_http_rooms_api.h"
 #include "rooms_b64.h"
-
-
-ngx_int_t ngx_http_rooms_api_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle);
-void ngx_http_rooms_cache_exit_process(ngx_cycle_t *cycle);
 
 static void *ngx_http_rooms_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -129,6 +129,13 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
       offsetof(ngx_http_rooms_loc_conf_t, token),
       NULL },
 
+    { ngx_string("rooms_token_forward"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rooms_loc_conf_t, token_forward),
+      NULL },
+
     { ngx_string("rooms_cache"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_rooms_cache_directive,
@@ -208,6 +215,7 @@ ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_rooms_main_conf_t  *rmcf = conf;
 
+    u_char  c;
     size_t  i;
 
     ngx_conf_init_uint_value(rmcf->token_cache, 65536);
@@ -224,7 +232,9 @@ ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     for (i = 0; i < rmcf->resource.len; i++) {
-        if (!isalnum(rmcf->resource.data[i])
+        c = rmcf->resource.data[i] | 0x20;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
             && rmcf->resource.data[i] != '-')
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -312,6 +322,7 @@ ngx_http_rooms_create_loc_conf(ngx_conf_t *cf)
     rlcf->token = NGX_CONF_UNSET_PTR;
     rlcf->roles_set = NGX_CONF_UNSET;
     rlcf->cache = NGX_CONF_UNSET;
+    rlcf->token_forward = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -330,6 +341,7 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->admission, prev->admission, NULL);
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
     ngx_conf_merge_value(conf->cache, prev->cache, 0);
+    ngx_conf_merge_value(conf->token_forward, prev->token_forward, 1);
 
     if (conf->roles_set == NGX_CONF_UNSET) {
         conf->roles_set = prev->roles_set;
@@ -716,15 +728,13 @@ ngx_http_rooms_roles(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_rooms_preconfiguration(ngx_conf_t *cf)
 {
-    return ngx_http_rooms_add_variables(cf);
+    return ngx_http_rooms_variables_add(cf);
 }
 
 
 static ngx_int_t
 ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt         *h;
-    ngx_http_core_main_conf_t   *cmcf;
     ngx_http_rooms_main_conf_t  *rmcf;
 
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
@@ -736,70 +746,42 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (rmcf->redis != NULL) {
-        /* per database, so that databases sharing a server stay apart */
-
-        rmcf->channel.data = ngx_pnalloc(cf->pool, sizeof("rooms:events:")
-                                                   + NGX_INT_T_LEN);
-        if (rmcf->channel.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        rmcf->channel.len = ngx_sprintf(rmcf->channel.data,
-                                        "rooms:events:%i%Z",
-                                        rmcf->redis->db)
-                            - rmcf->channel.data - 1;
-    }
-
     if (rmcf->cache_zone != NULL && rmcf->redis == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"rooms_cache\" needs \"rooms_redis\"");
         return NGX_ERROR;
     }
 
-    if (ngx_http_rooms_redis_init_conf(cf) != NGX_OK
-        || ngx_http_rooms_api_init(cf) != NGX_OK
-        || ngx_http_rooms_identity_init(cf) != NGX_OK)
+    if (rmcf->redis != NULL
+        && ngx_http_rooms_store_init_conf(cf, rmcf->redis->db, &rmcf->channel)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_rooms_admission_handler;
-
-    /* subrequests have no access phase: auth_request asks here */
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_rooms_admission_subrequest_handler;
-
-    return NGX_OK;
+    return ngx_http_rooms_admission_init(cf);
 }
 
 
 static ngx_int_t
 ngx_http_rooms_init_process(ngx_cycle_t *cycle)
 {
-    if (ngx_http_rooms_cache_init_process(cycle) != NGX_OK) {
+    if (ngx_http_rooms_cache_init_process(cycle) != NGX_OK
+        || ngx_http_rooms_tokens_init_process(cycle) != NGX_OK
+        || ngx_http_rooms_redis_init_process(cycle) != NGX_OK
+        || ngx_http_rooms_events_init_process(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    return ngx_http_rooms_redis_init_process(cycle);
+    return NGX_OK;
 }
 
 
 static void
 ngx_http_rooms_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_rooms_events_exit_process(cycle);
     ngx_http_rooms_redis_exit_process(cycle);
-    ngx_http_rooms_cache_exit_process(cycle);
+    ngx_http_rooms_tokens_exit_process(cycle);
 }

@@ -2,8 +2,12 @@
 /*
  * Copyright (C) ngx_http_rooms_module authors
  *
- * Shared types of the module: configuration, request context and the
- * entry points each concern (API, identity, admission) exposes.
+ * The module and its configuration, shared by every file of it.  Each
+ * concern has its own header: ngx_http_rooms_redis.h (the Redis adapter),
+ * _store.h (the data model), _events.h (changes between gateways),
+ * _cache.h (the admission cache), _tokens.h (verified tokens),
+ * _admission.h, _variables.h, _api.h, _rooms.h, _identity.h and
+ * _response.h (the management API).
  */
 
 
@@ -20,13 +24,6 @@
 #include "rooms_model.h"
 
 
-#define NGX_HTTP_ROOMS_MAX_WINDOW   (180LL * 86400 * 1000000)
-#define NGX_HTTP_ROOMS_DATE_SKEW    (15 * 60)
-
-
-typedef struct ngx_http_rooms_redis_pool_s  ngx_http_rooms_redis_pool_t;
-
-
 typedef struct {
     ngx_str_t                     address;     /* as written, for logs */
     ngx_str_t                     host;        /* numeric IP, NUL-terminated */
@@ -40,14 +37,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_str_t                     text;
-    u_char                        sha[41];
-} ngx_http_rooms_script_t;
-
-
-typedef struct {
     ngx_http_rooms_redis_conf_t  *redis;       /* NULL: no rooms_redis */
-    ngx_array_t                  *scripts;     /* of ngx_http_rooms_script_t */
+    ngx_array_t                  *scripts;     /* the adapter's */
     ngx_str_t                     resource;    /* identity id prefix */
     ngx_str_t                     channel;     /* pub/sub of changes */
     ngx_shm_zone_t               *cache_zone;  /* NULL: no rooms_cache */
@@ -80,66 +71,14 @@ typedef struct {
     ngx_uint_t                    roles;       /* bitmask, 0: any */
     ngx_flag_t                    roles_set;
     ngx_flag_t                    cache;
+    ngx_flag_t                    token_forward;
     rooms_mask_name_t             mask[2];     /* query arguments to mask */
     ngx_uint_t                    nmask;
 } ngx_http_rooms_loc_conf_t;
 
 
-/* the admission cache's generations, taken before asking Redis */
-typedef struct {
-    uint32_t                      room_gen;
-    uint32_t                      user_gen;
-    uint32_t                      epoch;
-    unsigned                      usable:1;
-} ngx_http_rooms_snap_t;
-
-
-typedef struct {
-    /* admission results, exposed as variables */
-    ngx_str_t                     user_id;
-    ngx_str_t                     room_id;
-    ngx_str_t                     deny_reason;
-    ngx_int_t                     role;        /* -1: none */
-
-    int64_t                       iat;         /* the token's */
-    uint64_t                      room;        /* room_id as a number */
-    u_char                        user[16];    /* digest of user_id */
-    ngx_http_rooms_snap_t         snap;        /* of the cache */
-    ngx_uint_t                    status;      /* of a refusal */
-    ngx_uint_t                    deny_code;   /* decided: NGX_OK or status */
-    const char                   *deny;        /* decided: the reason */
-
-    unsigned                      has_iat:1;
-    unsigned                      waiting:1;   /* for Redis */
-    unsigned                      decided:1;   /* not yet acted upon */
-    unsigned                      done:1;
-    unsigned                      answered:1;  /* response sent */
-    unsigned                      cached:1;    /* the cache is used */
-} ngx_http_rooms_ctx_t;
-
-
 extern ngx_module_t  ngx_http_rooms_module;
 
-
-ngx_int_t ngx_http_rooms_api_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_rooms_admission_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_rooms_admission_subrequest_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_rooms_add_variables(ngx_conf_t *cf);
-
-/* shared response helpers (ngx_http_rooms_api.c) */
-ngx_int_t ngx_http_rooms_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    char *json);
-ngx_int_t ngx_http_rooms_send_error(ngx_http_request_t *r,
-    rooms_error_t *err);
-ngx_int_t ngx_http_rooms_send_simple_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *message);
-/* 503 with Retry-After */
-ngx_int_t ngx_http_rooms_send_unavailable(ngx_http_request_t *r);
-
-/* identity API (ngx_http_rooms_identity.c) */
-ngx_int_t ngx_http_rooms_identity_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_rooms_identity_route(ngx_http_request_t *r, ngx_str_t *path,
-    u_char *body, size_t len);
 
 
 #endif /* _NGX_HTTP_ROOMS_MODULE_H_INCLUDED_ */

@@ -3,10 +3,10 @@
  * Copyright (C) ngx_http_rooms_module authors
  *
  * hiredis async contexts on ngx_connection_t.  Each worker opens
- * "connections=N" contexts in init_process; request handlers pipeline
- * their commands on one of them.  hiredis 0.14 has no async timeouts, so
- * every batch carries an nginx timer; a context that stops answering is
- * dropped and reopened with backoff.
+ * "connections=N" contexts for batches in init_process, and one more for
+ * a subscription when one is asked for.  hiredis 0.14 has no async
+ * timeouts, so every batch carries an nginx timer; a context that stops
+ * answering is dropped and reopened with backoff.
  */
 
 
@@ -20,7 +20,6 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
-#include "ngx_http_rooms_cache.h"
 
 
 #define NGX_HTTP_ROOMS_BACKOFF_MIN    50
@@ -29,32 +28,45 @@
 
 
 typedef struct {
+    ngx_str_t                  text;
+    u_char                     sha[41];
+} ngx_http_rooms_script_t;
+
+
+typedef struct {
     redisAsyncContext         *ac;
     ngx_connection_t          *c;
     ngx_event_t                reconnect;
     ngx_msec_t                 backoff;
     ngx_uint_t                 generation;
-    ngx_uint_t                 index;
     unsigned                   in_write:1;
     unsigned                   ready:1;      /* takes commands */
     unsigned                   subscriber:1; /* the pub/sub connection */
 } ngx_http_rooms_conn_t;
 
 
+/*
+ * A batch lives on the heap: replies (or the NULLs of a dropped
+ * connection) may come after its owner is gone.  It is freed once its
+ * owner is done with it (done) and no reply is pending.
+ */
+
 struct ngx_http_rooms_batch_s {
-    ngx_http_request_t             *r;       /* NULL once detached */
-    ngx_pool_cleanup_t             *cln;
-    ngx_http_rooms_redis_handler_pt handler;
-    void                           *data;
-    ngx_http_rooms_conn_t          *conn;
-    ngx_uint_t                      generation;
-    ngx_http_rooms_reply_t         *replies;
-    ngx_uint_t                      nreplies;
-    ngx_uint_t                      ncmds;
-    ngx_uint_t                      pending;
-    ngx_event_t                     timer;
-    unsigned                        failed:1;
-    unsigned                        ended:1;
+    ngx_http_request_t              *r;        /* NULL: detached */
+    ngx_pool_t                      *pool;     /* of the replies */
+    ngx_log_t                       *log;
+    ngx_pool_cleanup_t              *cln;      /* in r->pool */
+    ngx_http_rooms_redis_handler_pt  handler;
+    void                            *data;
+    ngx_http_rooms_conn_t           *conn;
+    ngx_uint_t                       generation;
+    ngx_http_rooms_reply_t          *replies;
+    ngx_uint_t                       ncmds;
+    ngx_uint_t                       pending;
+    ngx_event_t                      timer;
+    unsigned                         failed:1;
+    unsigned                         ended:1;
+    unsigned                         done:1;   /* the owner is done */
 };
 
 
@@ -69,10 +81,18 @@ typedef struct {
     ngx_http_rooms_batch_t    *batch;
     ngx_uint_t                 index;
     ngx_http_rooms_script_t   *script;      /* NULL: not an EVALSHA */
-    int                        argc;
+    ngx_uint_t                 argc;
     size_t                     len;         /* of args */
-    u_char                     args[1];     /* argv[2..] in RESP */
+    u_char                     args[1];     /* the rest, in RESP */
 } ngx_http_rooms_slot_t;
+
+
+typedef struct {
+    ngx_http_rooms_conn_t            conn;
+    ngx_str_t                        channel;
+    ngx_http_rooms_redis_message_pt  handler;
+    void                            *data;
+} ngx_http_rooms_sub_t;
 
 
 static void ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn);
@@ -82,25 +102,22 @@ static void ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
     void *privdata);
-static void ngx_http_rooms_redis_resync(void);
 static void ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b,
     ngx_int_t rc);
-static void ngx_http_rooms_redis_release(ngx_http_rooms_batch_t *b);
+static void ngx_http_rooms_redis_detach(ngx_http_rooms_batch_t *b);
+static void ngx_http_rooms_redis_unhook(ngx_http_rooms_batch_t *b);
 
 
-static const char  ngx_http_rooms_lua_publish[] =
-    "local seq = redis.call('INCR', KEYS[1])\n"
-    "redis.call('PUBLISH', ARGV[1], seq .. ' ' .. ARGV[2])\n"
-    "return seq\n";
+static ngx_http_rooms_conn_t       *ngx_http_rooms_conns;
+static ngx_uint_t                   ngx_http_rooms_nconns;
+static ngx_uint_t                   ngx_http_rooms_next;
+static ngx_http_rooms_sub_t         ngx_http_rooms_sub;
+static ngx_http_rooms_redis_conf_t *ngx_http_rooms_rcf;
+static ngx_array_t                 *ngx_http_rooms_scripts;
+static ngx_uint_t                   ngx_http_rooms_exiting;
 
-static ngx_int_t  ngx_http_rooms_script_publish;
 
-static ngx_http_rooms_conn_t  *ngx_http_rooms_conns;
-static ngx_http_rooms_conn_t   ngx_http_rooms_sub;
-static ngx_uint_t              ngx_http_rooms_nconns;
-static ngx_uint_t              ngx_http_rooms_next;
-static ngx_http_rooms_main_conf_t  *ngx_http_rooms_mcf;
-static ngx_uint_t              ngx_http_rooms_exiting;
+/* configuration */
 
 
 char *
@@ -239,7 +256,7 @@ invalid:
 
 
 ngx_int_t
-ngx_http_rooms_redis_add_script(ngx_conf_t *cf, const char *text)
+ngx_http_rooms_redis_add_script(ngx_conf_t *cf, ngx_str_t *text)
 {
     u_char                       md[SHA_DIGEST_LENGTH];
     ngx_http_rooms_script_t     *s;
@@ -260,8 +277,7 @@ ngx_http_rooms_redis_add_script(ngx_conf_t *cf, const char *text)
         return NGX_ERROR;
     }
 
-    s->text.data = (u_char *) text;
-    s->text.len = ngx_strlen(text);
+    s->text = *text;
 
     SHA1(s->text.data, s->text.len, md);
     ngx_hex_dump(s->sha, md, SHA_DIGEST_LENGTH);
@@ -272,30 +288,25 @@ ngx_http_rooms_redis_add_script(ngx_conf_t *cf, const char *text)
 
 
 ngx_int_t
-ngx_http_rooms_redis_init_conf(ngx_conf_t *cf)
-{
-    ngx_http_rooms_script_publish = ngx_http_rooms_redis_add_script(cf,
-                                                ngx_http_rooms_lua_publish);
-
-    return ngx_http_rooms_script_publish == NGX_ERROR ? NGX_ERROR : NGX_OK;
-}
-
-
-ngx_int_t
 ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                    i;
-    ngx_http_rooms_main_conf_t   *rmcf;
+    ngx_uint_t                   i;
+    ngx_http_rooms_main_conf_t  *rmcf;
 
     rmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_rooms_module);
+
+    ngx_http_rooms_rcf = NULL;
+    ngx_http_rooms_nconns = 0;
+    ngx_http_rooms_exiting = 0;
+    ngx_memzero(&ngx_http_rooms_sub, sizeof(ngx_http_rooms_sub_t));
 
     if (rmcf == NULL || rmcf->redis == NULL) {
         return NGX_OK;
     }
 
-    ngx_http_rooms_mcf = rmcf;
+    ngx_http_rooms_rcf = rmcf->redis;
+    ngx_http_rooms_scripts = rmcf->scripts;
     ngx_http_rooms_nconns = rmcf->redis->connections;
-    ngx_http_rooms_exiting = 0;
 
     ngx_http_rooms_conns = ngx_pcalloc(cycle->pool,
                                        ngx_http_rooms_nconns
@@ -305,20 +316,29 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
     }
 
     for (i = 0; i < ngx_http_rooms_nconns; i++) {
-        ngx_http_rooms_conns[i].index = i;
         ngx_http_rooms_conns[i].backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
         ngx_http_rooms_redis_connect(&ngx_http_rooms_conns[i]);
     }
 
-    /* the admission cache listens to other gateways' changes */
+    return NGX_OK;
+}
 
-    ngx_memzero(&ngx_http_rooms_sub, sizeof(ngx_http_rooms_conn_t));
 
-    if (ngx_http_rooms_cache_enabled()) {
-        ngx_http_rooms_sub.subscriber = 1;
-        ngx_http_rooms_sub.backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
-        ngx_http_rooms_redis_connect(&ngx_http_rooms_sub);
+ngx_int_t
+ngx_http_rooms_redis_subscribe(ngx_str_t *channel,
+    ngx_http_rooms_redis_message_pt handler, void *data)
+{
+    if (ngx_http_rooms_rcf == NULL) {
+        return NGX_DECLINED;
     }
+
+    ngx_http_rooms_sub.channel = *channel;
+    ngx_http_rooms_sub.handler = handler;
+    ngx_http_rooms_sub.data = data;
+    ngx_http_rooms_sub.conn.subscriber = 1;
+    ngx_http_rooms_sub.conn.backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+
+    ngx_http_rooms_redis_connect(&ngx_http_rooms_sub.conn);
 
     return NGX_OK;
 }
@@ -332,16 +352,9 @@ ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_rooms_exiting = 1;
 
-    if (ngx_http_rooms_sub.reconnect.timer_set) {
-        ngx_del_timer(&ngx_http_rooms_sub.reconnect);
-    }
-
-    if (ngx_http_rooms_sub.ac != NULL) {
-        ngx_http_rooms_redis_drop(&ngx_http_rooms_sub);
-    }
-
-    for (i = 0; i < ngx_http_rooms_nconns; i++) {
-        conn = &ngx_http_rooms_conns[i];
+    for (i = 0; i <= ngx_http_rooms_nconns; i++) {
+        conn = (i < ngx_http_rooms_nconns) ? &ngx_http_rooms_conns[i]
+                                           : &ngx_http_rooms_sub.conn;
 
         if (conn->reconnect.timer_set) {
             ngx_del_timer(&conn->reconnect);
@@ -353,6 +366,7 @@ ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_rooms_nconns = 0;
+    ngx_http_rooms_rcf = NULL;
 }
 
 
@@ -556,7 +570,7 @@ ngx_http_rooms_redis_setup_reply(redisAsyncContext *ac, void *reply,
     if (rr->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: setting up \"%V\" failed: %s",
-                      &ngx_http_rooms_mcf->redis->address, rr->str);
+                      &ngx_http_rooms_rcf->address, rr->str);
 
         /* a bad password or db: reconnect, with backoff */
         conn->ready = 0;
@@ -574,7 +588,7 @@ ngx_http_rooms_redis_connected(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: connect to \"%V\" failed: %s",
-                      &ngx_http_rooms_mcf->redis->address, ac->errstr);
+                      &ngx_http_rooms_rcf->address, ac->errstr);
 
         /* hiredis frees the context after this callback */
         ngx_http_rooms_redis_lost(conn);
@@ -584,7 +598,7 @@ ngx_http_rooms_redis_connected(const redisAsyncContext *ac, int status)
     if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MIN) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "rooms redis: connected to \"%V\"",
-                      &ngx_http_rooms_mcf->redis->address);
+                      &ngx_http_rooms_rcf->address);
     }
 
     conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
@@ -599,67 +613,14 @@ ngx_http_rooms_redis_disconnected(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK && !ngx_http_rooms_exiting) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: connection to \"%V\" lost: %s",
-                      &ngx_http_rooms_mcf->redis->address, ac->errstr);
+                      &ngx_http_rooms_rcf->address, ac->errstr);
     }
 
     ngx_http_rooms_redis_lost(conn);
 }
 
 
-static void
-ngx_http_rooms_redis_seq_reply(redisAsyncContext *ac, void *reply,
-    void *privdata)
-{
-    redisReply  *rr = reply;
-
-    if (ngx_http_rooms_sub.ac == NULL || ngx_http_rooms_exiting) {
-        return;
-    }
-
-    if (rr == NULL
-        || (rr->type != REDIS_REPLY_STRING && rr->type != REDIS_REPLY_NIL))
-    {
-        /* cannot tell what was missed: try again on the next subscribe */
-        redisAsyncDisconnect(ngx_http_rooms_sub.ac);
-        return;
-    }
-
-    ngx_http_rooms_cache_resync(rr->type == REDIS_REPLY_NIL ? 0
-                                : (uint64_t) strtoull(rr->str, NULL, 10));
-}
-
-
-/* subscribed: which events were published meanwhile? */
-
-static void
-ngx_http_rooms_redis_resync(void)
-{
-    const char             *argv[2];
-    size_t                  argvlen[2];
-    ngx_uint_t              i;
-    ngx_http_rooms_conn_t  *conn;
-
-    argv[0] = "GET";
-    argvlen[0] = 3;
-    argv[1] = NGX_HTTP_ROOMS_EVENT_SEQ;
-    argvlen[1] = sizeof(NGX_HTTP_ROOMS_EVENT_SEQ) - 1;
-
-    for (i = 0; i < ngx_http_rooms_nconns; i++) {
-        conn = &ngx_http_rooms_conns[i];
-
-        if (conn->ac != NULL && conn->ready
-            && redisAsyncCommandArgv(conn->ac, ngx_http_rooms_redis_seq_reply,
-                                     NULL, 2, argv, argvlen)
-               == REDIS_OK)
-        {
-            return;
-        }
-    }
-
-    /* no connection for commands yet: subscribe again later */
-    redisAsyncDisconnect(ngx_http_rooms_sub.ac);
-}
-
+/* the subscription: its replies and messages, to its handler */
 
 static void
 ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
@@ -670,7 +631,7 @@ ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
 
     ngx_str_t  msg;
 
-    if (rr == NULL || conn->ac != ac) {
+    if (rr == NULL || conn->ac != ac || ngx_http_rooms_exiting) {
         return;
     }
 
@@ -679,7 +640,7 @@ ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
     {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: subscribing to \"%V\" failed%s%s",
-                      &ngx_http_rooms_mcf->channel,
+                      &ngx_http_rooms_sub.channel,
                       rr->type == REDIS_REPLY_ERROR ? ": " : "",
                       rr->type == REDIS_REPLY_ERROR ? rr->str : "");
         redisAsyncDisconnect(ac);
@@ -689,8 +650,12 @@ ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
     if (ngx_strcmp(rr->element[0]->str, "subscribe") == 0) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "rooms redis: subscribed to \"%V\"",
-                       &ngx_http_rooms_mcf->channel);
-        ngx_http_rooms_redis_resync();
+                       &ngx_http_rooms_sub.channel);
+
+        conn->ready = 1;
+        conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+        ngx_http_rooms_sub.handler(ngx_http_rooms_sub.data,
+                                   NGX_HTTP_ROOMS_SUB_UP, NULL);
         return;
     }
 
@@ -700,7 +665,8 @@ ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
         msg.data = (u_char *) rr->element[2]->str;
         msg.len = rr->element[2]->len;
 
-        ngx_http_rooms_cache_event(&msg);
+        ngx_http_rooms_sub.handler(ngx_http_rooms_sub.data,
+                                   NGX_HTTP_ROOMS_SUB_MESSAGE, &msg);
     }
 }
 
@@ -715,27 +681,25 @@ ngx_http_rooms_redis_reconnect_handler(ngx_event_t *ev)
 static void
 ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 {
-    char                          db[NGX_INT_T_LEN + 1];
-    const char                   *argv[3];
-    size_t                        argvlen[3];
-    ngx_uint_t                    i;
-    redisAsyncContext            *ac;
-    ngx_connection_t             *c;
-    ngx_http_rooms_script_t      *s;
-    ngx_http_rooms_redis_conf_t  *rc;
-
-    rc = ngx_http_rooms_mcf->redis;
+    u_char                    db[NGX_INT_T_LEN];
+    const char               *argv[3];
+    size_t                    argvlen[3];
+    ngx_uint_t                i;
+    redisAsyncContext        *ac;
+    ngx_connection_t         *c;
+    ngx_http_rooms_script_t  *s;
 
     conn->reconnect.handler = ngx_http_rooms_redis_reconnect_handler;
     conn->reconnect.data = conn;
     conn->reconnect.log = ngx_cycle->log;
     conn->reconnect.cancelable = 1;
 
-    if (rc->unix_path.len) {
-        ac = redisAsyncConnectUnix((char *) rc->unix_path.data);
+    if (ngx_http_rooms_rcf->unix_path.len) {
+        ac = redisAsyncConnectUnix((char *) ngx_http_rooms_rcf->unix_path.data);
 
     } else {
-        ac = redisAsyncConnect((char *) rc->host.data, (int) rc->port);
+        ac = redisAsyncConnect((char *) ngx_http_rooms_rcf->host.data,
+                               (int) ngx_http_rooms_rcf->port);
     }
 
     if (ac == NULL) {
@@ -748,7 +712,7 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
     if (ac->err) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: connect to \"%V\" failed: %s",
-                      &rc->address, ac->errstr);
+                      &ngx_http_rooms_rcf->address, ac->errstr);
         redisAsyncFree(ac);
         ngx_http_rooms_redis_lost(conn);
         return;
@@ -770,7 +734,7 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
     conn->c = c;
     conn->ac = ac;
     conn->generation++;
-    conn->ready = 1;
+    conn->ready = !conn->subscriber;
 
     ac->data = conn;
     ac->ev.data = conn;
@@ -785,23 +749,21 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 
     /* queued before anything else: sent as soon as the socket connects */
 
-    if (rc->password.len) {
+    if (ngx_http_rooms_rcf->password.len) {
         argv[0] = "AUTH";
         argvlen[0] = 4;
-        argv[1] = (char *) rc->password.data;
-        argvlen[1] = rc->password.len;
+        argv[1] = (char *) ngx_http_rooms_rcf->password.data;
+        argvlen[1] = ngx_http_rooms_rcf->password.len;
 
         redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
                               2, argv, argvlen);
     }
 
     if (conn->subscriber) {
-        conn->ready = 0;
-
         argv[0] = "SUBSCRIBE";
         argvlen[0] = 9;
-        argv[1] = (char *) ngx_http_rooms_mcf->channel.data;
-        argvlen[1] = ngx_http_rooms_mcf->channel.len;
+        argv[1] = (char *) ngx_http_rooms_sub.channel.data;
+        argvlen[1] = ngx_http_rooms_sub.channel.len;
 
         redisAsyncCommandArgv(ac, ngx_http_rooms_redis_message, conn,
                               2, argv, argvlen);
@@ -810,26 +772,28 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 
     argv[0] = "SELECT";
     argvlen[0] = 6;
-    argv[1] = db;
-    argvlen[1] = ngx_sprintf((u_char *) db, "%i", rc->db) - (u_char *) db;
+    argv[1] = (char *) db;
+    argvlen[1] = ngx_sprintf(db, "%i", ngx_http_rooms_rcf->db) - db;
 
     redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
                           2, argv, argvlen);
 
-    if (ngx_http_rooms_mcf->scripts) {
-        s = ngx_http_rooms_mcf->scripts->elts;
+    if (ngx_http_rooms_scripts == NULL) {
+        return;
+    }
 
-        for (i = 0; i < ngx_http_rooms_mcf->scripts->nelts; i++) {
-            argv[0] = "SCRIPT";
-            argvlen[0] = 6;
-            argv[1] = "LOAD";
-            argvlen[1] = 4;
-            argv[2] = (char *) s[i].text.data;
-            argvlen[2] = s[i].text.len;
+    s = ngx_http_rooms_scripts->elts;
 
-            redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
-                                  3, argv, argvlen);
-        }
+    for (i = 0; i < ngx_http_rooms_scripts->nelts; i++) {
+        argv[0] = "SCRIPT";
+        argvlen[0] = 6;
+        argv[1] = "LOAD";
+        argvlen[1] = 4;
+        argv[2] = (char *) s[i].text.data;
+        argvlen[2] = s[i].text.len;
+
+        redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
+                              3, argv, argvlen);
     }
 }
 
@@ -837,9 +801,9 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 static void
 ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn)
 {
-    if (conn->subscriber) {
-        /* until subscribed again, the cache is bypassed */
-        ngx_http_rooms_cache_subscribed(0);
+    if (conn->subscriber && conn->ready && ngx_http_rooms_sub.handler) {
+        ngx_http_rooms_sub.handler(ngx_http_rooms_sub.data,
+                                   NGX_HTTP_ROOMS_SUB_DOWN, NULL);
     }
 
     conn->ac = NULL;
@@ -878,21 +842,52 @@ ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn)
 /* batches */
 
 
-static void
-ngx_http_rooms_redis_request_cleanup(void *data)
-{
-    ngx_http_rooms_batch_t  *b = data;
+/*
+ * The owner is done with the batch (answered, aborted, or gone): no
+ * handler call, no timer, no hook in the request's pool
+ */
 
+static void
+ngx_http_rooms_redis_unhook(ngx_http_rooms_batch_t *b)
+{
+    b->done = 1;
     b->r = NULL;
-    b->cln = NULL;
+
+    if (b->cln != NULL) {
+        b->cln->handler = NULL;
+        b->cln = NULL;
+    }
 
     if (b->timer.timer_set) {
         ngx_del_timer(&b->timer);
     }
+}
+
+
+/* the one way out: freed now if no reply is pending, else by the last */
+
+static void
+ngx_http_rooms_redis_detach(ngx_http_rooms_batch_t *b)
+{
+    ngx_http_rooms_redis_unhook(b);
 
     if (b->pending == 0) {
         ngx_free(b);
     }
+}
+
+
+static void
+ngx_http_rooms_redis_request_gone(void *data)
+{
+    ngx_http_rooms_batch_t  *b = data;
+
+    /* r->pool, which holds the replies, is being destroyed */
+
+    b->cln = NULL;
+    b->pool = NULL;
+
+    ngx_http_rooms_redis_detach(b);
 }
 
 
@@ -907,13 +902,10 @@ ngx_http_rooms_redis_timeout(ngx_event_t *ev)
     conn = b->conn;
     generation = b->generation;
 
-    if (b->r != NULL) {
-        ngx_log_error(NGX_LOG_ERR, b->r->connection->log, 0,
-                      "rooms redis: \"%V\" did not answer in %M ms, "
-                      "dropping the connection",
-                      &ngx_http_rooms_mcf->redis->address,
-                      ngx_http_rooms_mcf->redis->timeout);
-    }
+    ngx_log_error(NGX_LOG_ERR, b->log, 0,
+                  "rooms redis: \"%V\" did not answer in %M ms, "
+                  "dropping the connection",
+                  &ngx_http_rooms_rcf->address, ngx_http_rooms_rcf->timeout);
 
     ngx_http_rooms_redis_finish(b, NGX_ERROR);
 
@@ -925,12 +917,11 @@ ngx_http_rooms_redis_timeout(ngx_event_t *ev)
 }
 
 
-ngx_http_rooms_batch_t *
-ngx_http_rooms_redis_begin(ngx_http_request_t *r,
+static ngx_http_rooms_batch_t *
+ngx_http_rooms_redis_batch(ngx_log_t *log,
     ngx_http_rooms_redis_handler_pt handler, void *data)
 {
     ngx_uint_t               i;
-    ngx_pool_cleanup_t      *cln;
     ngx_http_rooms_conn_t   *conn;
     ngx_http_rooms_batch_t  *b;
 
@@ -947,14 +938,42 @@ ngx_http_rooms_redis_begin(ngx_http_request_t *r,
     }
 
     if (conn == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "rooms redis: no connection to \"%V\"",
-                      ngx_http_rooms_mcf ? &ngx_http_rooms_mcf->redis->address
-                                         : &r->uri);
+                      &ngx_http_rooms_rcf->address);
         return NULL;
     }
 
-    b = ngx_calloc(sizeof(ngx_http_rooms_batch_t), r->connection->log);
+    b = ngx_calloc(sizeof(ngx_http_rooms_batch_t), log);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->log = log;
+    b->handler = handler;
+    b->data = data;
+    b->conn = conn;
+    b->generation = conn->generation;
+    b->timer.handler = ngx_http_rooms_redis_timeout;
+    b->timer.data = b;
+    b->timer.log = log;
+
+    return b;
+}
+
+
+ngx_http_rooms_batch_t *
+ngx_http_rooms_redis_begin(ngx_http_request_t *r,
+    ngx_http_rooms_redis_handler_pt handler, void *data)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_rooms_batch_t  *b;
+
+    if (ngx_http_rooms_rcf == NULL) {
+        return NULL;
+    }
+
+    b = ngx_http_rooms_redis_batch(r->connection->log, handler, data);
     if (b == NULL) {
         return NULL;
     }
@@ -965,24 +984,41 @@ ngx_http_rooms_redis_begin(ngx_http_request_t *r,
         return NULL;
     }
 
-    cln->handler = ngx_http_rooms_redis_request_cleanup;
+    cln->handler = ngx_http_rooms_redis_request_gone;
     cln->data = b;
 
     b->r = r;
+    b->pool = r->pool;
     b->cln = cln;
-    b->handler = handler;
-    b->data = data;
-    b->conn = conn;
-    b->generation = conn->generation;
-    b->timer.handler = ngx_http_rooms_redis_timeout;
-    b->timer.data = b;
-    b->timer.log = r->connection->log;
 
     return b;
 }
 
 
-/* the decimal digits of n at p; returns the end */
+ngx_http_rooms_batch_t *
+ngx_http_rooms_redis_begin_detached(ngx_log_t *log,
+    ngx_http_rooms_redis_handler_pt handler, void *data)
+{
+    ngx_http_rooms_batch_t  *b;
+
+    if (ngx_http_rooms_rcf == NULL) {
+        return NULL;
+    }
+
+    b = ngx_http_rooms_redis_batch(log, handler, data);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->pool = ngx_create_pool(1024, log);
+    if (b->pool == NULL) {
+        ngx_free(b);
+        return NULL;
+    }
+
+    return b;
+}
+
 
 static u_char *
 ngx_http_rooms_redis_decimal(u_char *p, size_t n)
@@ -1000,20 +1036,19 @@ ngx_http_rooms_redis_decimal(u_char *p, size_t n)
 }
 
 
-/* bulk strings of argv[0..argc) in RESP at p; returns the end */
+/* bulk strings of argv[0 .. argc) in RESP at p; returns the end */
 
 static u_char *
-ngx_http_rooms_redis_bulk(u_char *p, int argc, const char **argv,
-    const size_t *argvlen)
+ngx_http_rooms_redis_bulk(u_char *p, ngx_uint_t argc, ngx_str_t *argv)
 {
-    int  i;
+    ngx_uint_t  i;
 
     for (i = 0; i < argc; i++) {
         *p++ = '$';
-        p = ngx_http_rooms_redis_decimal(p, argvlen[i]);
+        p = ngx_http_rooms_redis_decimal(p, argv[i].len);
         *p++ = '\r';
         *p++ = '\n';
-        p = ngx_cpymem(p, argv[i], argvlen[i]);
+        p = ngx_cpymem(p, argv[i].data, argv[i].len);
         *p++ = '\r';
         *p++ = '\n';
     }
@@ -1023,15 +1058,15 @@ ngx_http_rooms_redis_bulk(u_char *p, int argc, const char **argv,
 
 
 static size_t
-ngx_http_rooms_redis_bulk_len(int argc, const size_t *argvlen)
+ngx_http_rooms_redis_bulk_len(ngx_uint_t argc, ngx_str_t *argv)
 {
-    int     i;
-    size_t  len;
+    size_t      len;
+    ngx_uint_t  i;
 
     len = 0;
 
     for (i = 0; i < argc; i++) {
-        len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argvlen[i];
+        len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argv[i].len;
     }
 
     return len;
@@ -1045,15 +1080,15 @@ ngx_http_rooms_redis_bulk_len(int argc, const size_t *argvlen)
  */
 
 static ngx_int_t
-ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata, int argc,
-    const char **head, const size_t *headlen, u_char *rest, size_t len)
+ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata,
+    ngx_uint_t argc, ngx_str_t *head, u_char *rest, size_t len)
 {
     u_char     *buf, *p, stack[2048];
     size_t      size;
     ngx_int_t   rc;
 
     size = sizeof("*\r\n") - 1 + NGX_INT_T_LEN
-           + ngx_http_rooms_redis_bulk_len(ngx_min(argc, 2), headlen) + len;
+           + ngx_http_rooms_redis_bulk_len(ngx_min(argc, 2), head) + len;
 
     if (size <= sizeof(stack)) {
         buf = stack;
@@ -1069,10 +1104,10 @@ ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata, int argc,
 
     p = buf;
     *p++ = '*';
-    p = ngx_http_rooms_redis_decimal(p, (size_t) argc);
+    p = ngx_http_rooms_redis_decimal(p, argc);
     *p++ = '\r';
     *p++ = '\n';
-    p = ngx_http_rooms_redis_bulk(p, ngx_min(argc, 2), head, headlen);
+    p = ngx_http_rooms_redis_bulk(p, ngx_min(argc, 2), head);
     p = ngx_cpymem(p, rest, len);
 
     /* hiredis copies it into its output buffer */
@@ -1091,8 +1126,7 @@ ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata, int argc,
 
 static ngx_int_t
 ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
-    ngx_http_rooms_script_t *script, int argc, const char **argv,
-    const size_t *argvlen)
+    ngx_http_rooms_script_t *script, ngx_uint_t argc, ngx_str_t *argv)
 {
     u_char                 *rest, stack[2048];
     size_t                  len;
@@ -1107,16 +1141,15 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
     }
 
     /*
-     * Not from r->pool: a reply (or the NULL of a dropped connection) may
-     * come after the request is gone.  hiredis calls every callback
+     * Not from a pool: a reply (or the NULL of a dropped connection) may
+     * come after the batch's owner is gone.  hiredis calls every callback
      * exactly once, and the callback frees its slot.
      */
 
-    len = (argc > 2) ? ngx_http_rooms_redis_bulk_len(argc - 2, argvlen + 2)
-                     : 0;
+    len = (argc > 2) ? ngx_http_rooms_redis_bulk_len(argc - 2, argv + 2) : 0;
 
     slot = ngx_alloc(offsetof(ngx_http_rooms_slot_t, args)
-                     + (script ? len : 0), b->r->connection->log);
+                     + (script ? len : 0), b->log);
     if (slot == NULL) {
         b->failed = 1;
         return NGX_ERROR;
@@ -1134,7 +1167,7 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
         rest = stack;
 
     } else {
-        rest = ngx_alloc(len, b->r->connection->log);
+        rest = ngx_alloc(len, b->log);
         if (rest == NULL) {
             ngx_free(slot);
             b->failed = 1;
@@ -1143,13 +1176,11 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
     }
 
     slot->len = (argc > 2)
-                ? ngx_http_rooms_redis_bulk(rest, argc - 2, argv + 2,
-                                            argvlen + 2)
-                  - rest
+                ? ngx_http_rooms_redis_bulk(rest, argc - 2, argv + 2) - rest
                 : 0;
 
-    rc = ngx_http_rooms_redis_send(b->conn->ac, slot, argc, argv, argvlen,
-                                   rest, slot->len);
+    rc = ngx_http_rooms_redis_send(b->conn->ac, slot, argc, argv, rest,
+                                   slot->len);
 
     if (rest != stack && rest != slot->args) {
         ngx_free(rest);
@@ -1169,27 +1200,39 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
 
 
 ngx_int_t
-ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b, ngx_uint_t argc,
+    ngx_str_t *argv)
 {
-    return ngx_http_rooms_redis_command(b, NULL, argc, argv, argvlen);
+    return ngx_http_rooms_redis_command(b, NULL, argc, argv);
 }
 
 
 ngx_int_t
 ngx_http_rooms_redis_append_script(ngx_http_rooms_batch_t *b,
-    ngx_int_t script, int argc, const char **argv, size_t *argvlen)
+    ngx_int_t script, ngx_uint_t nkeys, ngx_uint_t argc, ngx_str_t *argv)
 {
+    u_char                    n[NGX_INT_T_LEN];
+    ngx_str_t                *cmd;
     ngx_http_rooms_script_t  *s;
 
-    s = ngx_http_rooms_mcf->scripts->elts;
+    /* EVALSHA sha nkeys argv... */
 
-    argv[0] = "EVALSHA";
-    argvlen[0] = 7;
-    argv[1] = (char *) s[script].sha;
-    argvlen[1] = 40;
+    cmd = ngx_palloc(b->pool, (argc + 3) * sizeof(ngx_str_t));
+    if (cmd == NULL) {
+        b->failed = 1;
+        return NGX_ERROR;
+    }
 
-    return ngx_http_rooms_redis_command(b, &s[script], argc, argv, argvlen);
+    s = ngx_http_rooms_scripts->elts;
+
+    ngx_str_set(&cmd[0], "EVALSHA");
+    cmd[1].data = s[script].sha;
+    cmd[1].len = 40;
+    cmd[2].data = n;
+    cmd[2].len = ngx_sprintf(n, "%ui", nkeys) - n;
+    ngx_memcpy(&cmd[3], argv, argc * sizeof(ngx_str_t));
+
+    return ngx_http_rooms_redis_command(b, &s[script], argc + 3, cmd);
 }
 
 
@@ -1198,46 +1241,20 @@ ngx_http_rooms_redis_append_script(ngx_http_rooms_batch_t *b,
 static ngx_int_t
 ngx_http_rooms_redis_resend(redisAsyncContext *ac, ngx_http_rooms_slot_t *slot)
 {
-    const char  *head[2];
-    size_t       headlen[2];
+    ngx_str_t  head[2];
 
-    head[0] = "EVAL";
-    headlen[0] = 4;
-    head[1] = (char *) slot->script->text.data;
-    headlen[1] = slot->script->text.len;
+    ngx_str_set(&head[0], "EVAL");
+    head[1] = slot->script->text;
 
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                   "rooms redis: \"%V\" no longer has script %s "
                   "(SCRIPT FLUSH, or a failover?): sent again with EVAL",
-                  &ngx_http_rooms_mcf->redis->address, slot->script->sha);
+                  &ngx_http_rooms_rcf->address, slot->script->sha);
 
     slot->script = NULL;
 
-    return ngx_http_rooms_redis_send(ac, slot, slot->argc, head, headlen,
-                                     slot->args, slot->len);
-}
-
-
-ngx_int_t
-ngx_http_rooms_redis_append_publish(ngx_http_rooms_batch_t *b, u_char *msg,
-    size_t len)
-{
-    const char  *argv[6];
-    size_t       argvlen[6];
-
-    /* EVALSHA sha 1 seqkey channel msg: numbered, so gaps show */
-
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = NGX_HTTP_ROOMS_EVENT_SEQ;
-    argvlen[3] = sizeof(NGX_HTTP_ROOMS_EVENT_SEQ) - 1;
-    argv[4] = (char *) ngx_http_rooms_mcf->channel.data;
-    argvlen[4] = ngx_http_rooms_mcf->channel.len;
-    argv[5] = (char *) msg;
-    argvlen[5] = len;
-
-    return ngx_http_rooms_redis_append_script(b, ngx_http_rooms_script_publish,
-                                              6, argv, argvlen);
+    return ngx_http_rooms_redis_send(ac, slot, slot->argc, head, slot->args,
+                                     slot->len);
 }
 
 
@@ -1249,7 +1266,7 @@ ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b)
         return NGX_ERROR;
     }
 
-    b->replies = ngx_pcalloc(b->r->pool,
+    b->replies = ngx_pcalloc(b->pool,
                              b->ncmds * sizeof(ngx_http_rooms_reply_t));
     if (b->replies == NULL) {
         ngx_http_rooms_redis_abort(b);
@@ -1258,7 +1275,7 @@ ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b)
 
     b->ended = 1;
 
-    ngx_add_timer(&b->timer, ngx_http_rooms_mcf->redis->timeout);
+    ngx_add_timer(&b->timer, ngx_http_rooms_rcf->timeout);
 
     return NGX_OK;
 }
@@ -1267,21 +1284,14 @@ ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b)
 void
 ngx_http_rooms_redis_abort(ngx_http_rooms_batch_t *b)
 {
-    if (b->cln != NULL) {
-        b->cln->handler = NULL;
+    if (b->r == NULL && b->pool != NULL) {
+        /* detached: the replies' own pool */
+        ngx_destroy_pool(b->pool);
     }
 
-    b->cln = NULL;
-    b->r = NULL;
-    b->ended = 1;
+    b->pool = NULL;
 
-    if (b->timer.timer_set) {
-        ngx_del_timer(&b->timer);
-    }
-
-    if (b->pending == 0) {
-        ngx_free(b);
-    }
+    ngx_http_rooms_redis_detach(b);
 }
 
 
@@ -1365,10 +1375,10 @@ ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
     b->pending--;
 
-    if (b->r == NULL) {
-        /* the request is gone (or timed out): only account for it */
-        if (b->pending == 0 && b->ended) {
-            ngx_http_rooms_redis_release(b);
+    if (b->done) {
+        /* the owner is gone (or timed out): only account for it */
+        if (b->pending == 0) {
+            ngx_free(b);
         }
 
         return;
@@ -1377,15 +1387,12 @@ ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (reply == NULL) {
         b->failed = 1;
 
-    } else if (!b->failed && b->ended) {
-        if (ngx_http_rooms_redis_copy(b->r->pool, &b->replies[index],
-                                      reply)
+    } else if (b->ended) {
+        if (ngx_http_rooms_redis_copy(b->pool, &b->replies[index], reply)
             != NGX_OK)
         {
             b->failed = 1;
         }
-
-        b->nreplies++;
     }
 
     if (b->pending == 0) {
@@ -1394,48 +1401,36 @@ ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 }
 
 
-static void
-ngx_http_rooms_redis_release(ngx_http_rooms_batch_t *b)
-{
-    if (b->cln != NULL) {
-        b->cln->handler = NULL;
-        b->cln = NULL;
-    }
-
-    if (b->timer.timer_set) {
-        ngx_del_timer(&b->timer);
-    }
-
-    if (b->pending == 0) {
-        ngx_free(b);
-    }
-}
-
+/* the handler, once; then the batch is its owner's no more */
 
 static void
 ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b, ngx_int_t rc)
 {
+    ngx_pool_t          *pool;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     r = b->r;
-    b->r = NULL;
 
-    if (b->timer.timer_set) {
-        ngx_del_timer(&b->timer);
-    }
+    /* the replies stay where they are: in r->pool, or in pool below */
 
-    if (b->cln != NULL) {
-        b->cln->handler = NULL;
-        b->cln = NULL;
-    }
+    pool = (r == NULL) ? b->pool : NULL;
+    b->pool = NULL;
 
-    if (r != NULL && !ngx_http_rooms_exiting) {
-        c = r->connection;
+    ngx_http_rooms_redis_unhook(b);
+
+    if (!ngx_http_rooms_exiting && b->handler != NULL) {
+        c = (r != NULL) ? r->connection : NULL;
 
         b->handler(r, b->data, b->replies, b->ncmds, rc);
 
-        ngx_http_run_posted_requests(c);
+        if (c != NULL) {
+            ngx_http_run_posted_requests(c);
+        }
+    }
+
+    if (pool != NULL) {
+        ngx_destroy_pool(pool);
     }
 
     if (b->pending == 0) {
@@ -1445,22 +1440,19 @@ ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b, ngx_int_t rc)
 
 
 void
-ngx_http_rooms_redis_fire(ngx_log_t *log, int argc, const char **argv,
-    const size_t *argvlen)
+ngx_http_rooms_redis_fire(ngx_log_t *log, ngx_uint_t argc, ngx_str_t *argv)
 {
-    ngx_uint_t              i;
-    ngx_http_rooms_conn_t  *conn;
+    ngx_http_rooms_batch_t  *b;
 
-    for (i = 0; i < ngx_http_rooms_nconns; i++) {
-        conn = &ngx_http_rooms_conns[i];
-
-        if (conn->ac != NULL && conn->ready) {
-            (void) redisAsyncCommandArgv(conn->ac, NULL, NULL, argc, argv,
-                                         argvlen);
-            return;
-        }
+    b = ngx_http_rooms_redis_begin_detached(log, NULL, NULL);
+    if (b == NULL) {
+        return;
     }
 
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "rooms redis: command dropped, no connection");
+    if (ngx_http_rooms_redis_append(b, argc, argv) == NGX_OK) {
+        (void) ngx_http_rooms_redis_end(b);
+        return;
+    }
+
+    ngx_http_rooms_redis_abort(b);
 }

@@ -2,12 +2,19 @@
 /*
  * Copyright (C) ngx_http_rooms_module authors
  *
- * Non-blocking Redis access for request handlers: hiredis's async API
- * driven by nginx's event loop.  A handler opens a batch, appends
- * commands (pipelined on one multiplexed connection, contiguously, so a
- * MULTI/EXEC or a run of commands is never interleaved with another
- * request's) and gets one callback with every reply, or with an error
- * when Redis is down, the connection drops or the timeout fires.
+ * The Redis adapter: non-blocking commands for the rest of the module, on
+ * nginx's event loop.  It knows nothing of the data model (keys, fields,
+ * scripts' contents: ngx_http_rooms_store.c) nor of what events mean
+ * (ngx_http_rooms_events.c), and calls nothing above it: results go back
+ * through the handlers given to it.
+ *
+ * A batch is a run of commands sent together (pipelined, contiguously on
+ * one connection, so a run of commands is never interleaved with another
+ * batch's) with one callback once every reply is in, or once Redis cannot
+ * answer: down, connection dropped, timeout.  A batch belongs to a request
+ * (its replies live in r->pool; if the request goes first, the batch is
+ * abandoned and its replies dropped) or is detached (events, sessions: its
+ * replies live in a pool of its own, destroyed when the handler returns).
  */
 
 
@@ -19,25 +26,23 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_rooms_module.h"
 
-
-#define NGX_HTTP_ROOMS_REPLY_STRING   1      /* = REDIS_REPLY_STRING */
+/* reply types, as RESP2 has them (hiredis' REDIS_REPLY_* values) */
+#define NGX_HTTP_ROOMS_REPLY_NONE     0      /* no reply came */
+#define NGX_HTTP_ROOMS_REPLY_STRING   1
 #define NGX_HTTP_ROOMS_REPLY_ARRAY    2
 #define NGX_HTTP_ROOMS_REPLY_INTEGER  3
 #define NGX_HTTP_ROOMS_REPLY_NIL      4
 #define NGX_HTTP_ROOMS_REPLY_STATUS   5
 #define NGX_HTTP_ROOMS_REPLY_ERROR    6
 
-#define NGX_HTTP_ROOMS_MAX_ARGS       2100
-
 
 typedef struct ngx_http_rooms_reply_s  ngx_http_rooms_reply_t;
 
 struct ngx_http_rooms_reply_s {
-    ngx_int_t                  type;
+    ngx_uint_t                 type;
     long long                  integer;
-    ngx_str_t                  str;
+    ngx_str_t                  str;        /* NUL-terminated */
     size_t                     elements;
     ngx_http_rooms_reply_t    *element;
 };
@@ -46,64 +51,70 @@ struct ngx_http_rooms_reply_s {
 typedef struct ngx_http_rooms_batch_s  ngx_http_rooms_batch_t;
 
 /*
- * rc is NGX_OK when every command got a reply (a reply may still be of
- * type ERROR), NGX_ERROR when Redis could not answer (down, dropped,
- * timed out): the caller answers 503.  replies live in r->pool.
+ * r is NULL for a detached batch.  rc is NGX_OK when every command got a
+ * reply (a reply may still be of type ERROR), NGX_ERROR when Redis could
+ * not answer them all (down, dropped, timed out): then replies[i].type is
+ * NGX_HTTP_ROOMS_REPLY_NONE for each command whose reply never came, and
+ * the replies that did come are there.
  */
 typedef void (*ngx_http_rooms_redis_handler_pt)(ngx_http_request_t *r,
     void *data, ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc);
 
 
-typedef struct {
-    int                        argc;
-    const char                *argv[NGX_HTTP_ROOMS_MAX_ARGS];
-    size_t                     argvlen[NGX_HTTP_ROOMS_MAX_ARGS];
-} ngx_http_rooms_cmd_t;
+typedef enum {
+    NGX_HTTP_ROOMS_SUB_UP = 0,       /* subscribed (again): payload NULL */
+    NGX_HTTP_ROOMS_SUB_DOWN,         /* the subscription is lost */
+    NGX_HTTP_ROOMS_SUB_MESSAGE       /* a message on the channel */
+} ngx_http_rooms_sub_event_e;
+
+typedef void (*ngx_http_rooms_redis_message_pt)(void *data,
+    ngx_http_rooms_sub_event_e event, ngx_str_t *payload);
 
 
+/* configuration: the rooms_redis directive and its siblings */
 char *ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-ngx_int_t ngx_http_rooms_redis_add_script(ngx_conf_t *cf, const char *text);
-ngx_int_t ngx_http_rooms_redis_init_conf(ngx_conf_t *cf);
+
+/* a Lua script the batches may run: its index for append_script() */
+ngx_int_t ngx_http_rooms_redis_add_script(ngx_conf_t *cf, ngx_str_t *text);
+
 ngx_int_t ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle);
 
-/* NULL when no connection to Redis can take commands now */
+/* NULL when no connection to Redis can take commands now (logged) */
 ngx_http_rooms_batch_t *ngx_http_rooms_redis_begin(ngx_http_request_t *r,
     ngx_http_rooms_redis_handler_pt handler, void *data);
+ngx_http_rooms_batch_t *ngx_http_rooms_redis_begin_detached(ngx_log_t *log,
+    ngx_http_rooms_redis_handler_pt handler, void *data);
+
+/* a command: argv[0] is its name */
 ngx_int_t ngx_http_rooms_redis_append(ngx_http_rooms_batch_t *b,
-    int argc, const char **argv, const size_t *argvlen);
+    ngx_uint_t argc, ngx_str_t *argv);
+
+/*
+ * EVALSHA of a script with nkeys keys and then arguments, argv[0 .. argc)
+ * (keys first); sent again as EVAL when Redis answers NOSCRIPT
+ */
 ngx_int_t ngx_http_rooms_redis_append_script(ngx_http_rooms_batch_t *b,
-    ngx_int_t script, int argc, const char **argv, size_t *argvlen);
-/* tells other gateways' admission caches about a change */
-ngx_int_t ngx_http_rooms_redis_append_publish(ngx_http_rooms_batch_t *b,
-    u_char *msg, size_t len);
-/* arms the timeout; on NGX_ERROR the batch is gone, answer 503 */
+    ngx_int_t script, ngx_uint_t nkeys, ngx_uint_t argc, ngx_str_t *argv);
+
+/* sends the batch and arms its timeout; on NGX_ERROR the batch is gone */
 ngx_int_t ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b);
+
+/* gives the batch up before end(): its handler is never called */
 void ngx_http_rooms_redis_abort(ngx_http_rooms_batch_t *b);
 
-/*
- * for a reply handler: NGX_OK, or the request is answered with 503 (Redis
- * did not answer, or answered an error) and finalized
- */
-ngx_int_t ngx_http_rooms_api_replies_ok(ngx_http_request_t *r,
-    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc);
-
-/*
- * for the reply handler of a write whose first command is the change:
- * NGX_OK when it was made (a failure of the commands after it is logged
- * only), or the request is answered with 503 and finalized
- */
-ngx_int_t ngx_http_rooms_api_change_ok(ngx_http_request_t *r,
-    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc);
-
-/* for a content handler: ends the batch, NGX_DONE, or answers 503 */
-ngx_int_t ngx_http_rooms_api_wait(ngx_http_request_t *r,
-    ngx_http_rooms_batch_t *b);
-
 /* a command whose reply nobody waits for (index pruning and the like) */
-void ngx_http_rooms_redis_fire(ngx_log_t *log, int argc, const char **argv,
-    const size_t *argvlen);
+void ngx_http_rooms_redis_fire(ngx_log_t *log, ngx_uint_t argc,
+    ngx_str_t *argv);
+
+/*
+ * Subscribes this worker to channel, on a connection of its own kept up
+ * for as long as the worker lives: handler hears of every (re)subscription,
+ * every loss and every message.  Called from init_process.
+ */
+ngx_int_t ngx_http_rooms_redis_subscribe(ngx_str_t *channel,
+    ngx_http_rooms_redis_message_pt handler, void *data);
 
 
 #endif /* _NGX_HTTP_ROOMS_REDIS_H_INCLUDED_ */

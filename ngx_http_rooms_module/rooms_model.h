@@ -51,14 +51,10 @@ enum {
 /* ACS's error codes and messages, as its service returns them */
 #define ROOMS_CODE_BAD_REQUEST         "BadRequest"
 #define ROOMS_CODE_BAD_ARGUMENT        "BadArgument"
-#define ROOMS_CODE_NOT_FOUND           "NotFound"
 
 #define ROOMS_MSG_MALFORMED                                                  \
     "The request could not be understood by the server due to malformed "    \
     "syntax."
-#define ROOMS_MSG_NOT_FOUND                                                  \
-    "The server cannot find the requested resource."
-#define ROOMS_MSG_ROOM_ID_LENGTH       "Invalid room ID length."
 #define ROOMS_MSG_IDENTIFIER_FORMAT                                          \
     "Invalid format for communication identifier."
 #define ROOMS_MSG_PARTICIPANTS_VALUE   "Invalid value for the Participants."

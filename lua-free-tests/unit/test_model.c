@@ -238,13 +238,13 @@ test_error_json(void)
 
     memset(&e, 'x', sizeof(e));
 
-    rooms_error_set(&e, 404, ROOMS_CODE_NOT_FOUND, ROOMS_MSG_NOT_FOUND, NULL);
+    rooms_error_set(&e, 404, "NotFound", "The room was not found.", NULL);
     CHECK_INT(e.status, 404);
     CHECK_STR(ejson(&e),
-              "{\"error\":{\"code\":\"NotFound\",\"message\":\"The server "
-              "cannot find the requested resource.\"}}");
+              "{\"error\":{\"code\":\"NotFound\",\"message\":\"The room "
+              "was not found.\"}}");
 
-    rooms_error_set(&e, 400, "BadRequest", ROOMS_MSG_ROOM_ID_LENGTH, "");
+    rooms_error_set(&e, 400, "BadRequest", "Invalid room ID length.", "");
     CHECK_STR(ejson(&e),
               "{\"error\":{\"code\":\"BadRequest\",\"message\":\"Invalid "
               "room ID length.\"}}");

@@ -1,0 +1,261 @@
+
+/*
+ * Copyright (C) ngx_http_rooms_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_rooms_module.h"
+#include "ngx_http_rooms_events.h"
+#include "ngx_http_rooms_cache.h"
+#include "ngx_http_rooms_store.h"
+#include "rooms_id.h"
+#include "rooms_time.h"
+
+
+#define NGX_HTTP_ROOMS_RESYNC_RETRY  100    /* ms */
+
+
+static void ngx_http_rooms_events_message(void *data,
+    ngx_http_rooms_sub_event_e event, ngx_str_t *payload);
+static void ngx_http_rooms_events_resync(ngx_event_t *ev);
+
+
+static ngx_str_t    ngx_http_rooms_channel;
+static ngx_event_t  ngx_http_rooms_resync_ev;
+
+
+ngx_int_t
+ngx_http_rooms_events_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_rooms_module);
+
+    ngx_memzero(&ngx_http_rooms_resync_ev, sizeof(ngx_event_t));
+
+    if (rmcf == NULL || rmcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_rooms_channel = rmcf->channel;
+
+    ngx_http_rooms_resync_ev.handler = ngx_http_rooms_events_resync;
+    ngx_http_rooms_resync_ev.log = cycle->log;
+    ngx_http_rooms_resync_ev.cancelable = 1;
+
+    /* only a cache needs to hear of other gateways' changes */
+
+    if (!ngx_http_rooms_cache_enabled()) {
+        return NGX_OK;
+    }
+
+    return ngx_http_rooms_redis_subscribe(&ngx_http_rooms_channel,
+                                          ngx_http_rooms_events_message,
+                                          NULL)
+           == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+void
+ngx_http_rooms_events_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_rooms_resync_ev.timer_set) {
+        ngx_del_timer(&ngx_http_rooms_resync_ev);
+    }
+}
+
+
+/* publishing */
+
+
+static ngx_int_t
+ngx_http_rooms_events_publish(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    u_char kind, ngx_str_t *id)
+{
+    ngx_str_t  msg;
+
+    msg.len = 2 + id->len;
+    msg.data = ngx_pnalloc(pool, msg.len);
+    if (msg.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    msg.data[0] = kind;
+    msg.data[1] = ' ';
+    ngx_memcpy(msg.data + 2, id->data, id->len);
+
+    return ngx_http_rooms_store_publish(b, &ngx_http_rooms_channel, &msg);
+}
+
+
+ngx_int_t
+ngx_http_rooms_events_room(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room)
+{
+    return ngx_http_rooms_events_publish(b, pool, 'r', room);
+}
+
+
+ngx_int_t
+ngx_http_rooms_events_user(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *user)
+{
+    return ngx_http_rooms_events_publish(b, pool, 'u', user);
+}
+
+
+/* listening */
+
+
+/* "SEQ r <roomId>" or "SEQ u <rawId>" */
+
+static void
+ngx_http_rooms_events_apply(ngx_str_t *msg)
+{
+    u_char     *p, *last, user[NGX_HTTP_ROOMS_DIGEST_LEN];
+    int64_t     seq;
+    uint64_t    room;
+    ngx_str_t   id;
+
+    last = msg->data + msg->len;
+    p = ngx_strlchr(msg->data, last, ' ');
+
+    if (p == NULL || last - p < 4 || p[2] != ' '
+        || rooms_time_parse_int((char *) msg->data, p - msg->data, &seq) != 0
+        || seq < 0)
+    {
+        goto invalid;
+    }
+
+    id.data = p + 3;
+    id.len = last - id.data;
+
+    switch (p[1]) {
+
+    case 'r':
+        if (rooms_id_parse((char *) id.data, id.len, &room) != ROOMS_ID_OK) {
+            goto invalid;
+        }
+
+        ngx_http_rooms_cache_invalidate_room(room);
+        break;
+
+    case 'u':
+        ngx_http_rooms_user_digest(&id, user);
+        ngx_http_rooms_cache_invalidate_user(user);
+        break;
+
+    default:
+        goto invalid;
+    }
+
+    ngx_http_rooms_cache_applied((uint64_t) seq);
+
+    return;
+
+invalid:
+
+    /* something else publishes on our channel: trust nothing */
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "rooms cache: unknown event \"%V\", cache flushed", msg);
+
+    ngx_http_rooms_cache_flush();
+}
+
+
+/* subscribed: which events were published meanwhile? */
+
+static void
+ngx_http_rooms_events_seq(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    int64_t  seq;
+
+    if (rc == NGX_OK) {
+        switch (ngx_http_rooms_store_int(&replies[0], &seq)) {
+
+        case NGX_OK:
+            if (seq < 0) {
+                break;
+            }
+
+            ngx_http_rooms_cache_resync((uint64_t) seq);
+            return;
+
+        case NGX_DECLINED:
+            /* nothing was ever published */
+            ngx_http_rooms_cache_resync(0);
+            return;
+
+        default:
+            break;
+        }
+    }
+
+    /* cannot tell what was missed: the cache stays bypassed, ask again */
+
+    if (!ngx_exiting && !ngx_terminate
+        && !ngx_http_rooms_resync_ev.timer_set)
+    {
+        ngx_add_timer(&ngx_http_rooms_resync_ev, NGX_HTTP_ROOMS_RESYNC_RETRY);
+    }
+}
+
+
+static void
+ngx_http_rooms_events_resync(ngx_event_t *ev)
+{
+    ngx_http_rooms_batch_t  *b;
+
+    b = ngx_http_rooms_redis_begin_detached(ngx_cycle->log,
+                                            ngx_http_rooms_events_seq, NULL);
+
+    if (b != NULL) {
+        if (ngx_http_rooms_store_event_seq(b) != NGX_OK) {
+            ngx_http_rooms_redis_abort(b);
+
+        } else if (ngx_http_rooms_redis_end(b) == NGX_OK) {
+            return;
+        }
+    }
+
+    /* no batch (end() gives it up on failure): try again later */
+
+    ngx_http_rooms_events_seq(NULL, NULL, NULL, 0, NGX_ERROR);
+}
+
+
+static void
+ngx_http_rooms_events_message(void *data, ngx_http_rooms_sub_event_e event,
+    ngx_str_t *payload)
+{
+    switch (event) {
+
+    case NGX_HTTP_ROOMS_SUB_UP:
+        if (ngx_http_rooms_resync_ev.timer_set) {
+            ngx_del_timer(&ngx_http_rooms_resync_ev);
+        }
+
+        ngx_http_rooms_events_resync(&ngx_http_rooms_resync_ev);
+        break;
+
+    case NGX_HTTP_ROOMS_SUB_DOWN:
+        /* until subscribed again, the cache is bypassed */
+
+        if (ngx_http_rooms_resync_ev.timer_set) {
+            ngx_del_timer(&ngx_http_rooms_resync_ev);
+        }
+
+        ngx_http_rooms_cache_subscribed(0);
+        break;
+
+    default: /* NGX_HTTP_ROOMS_SUB_MESSAGE */
+        ngx_http_rooms_events_apply(payload);
+        break;
+    }
+}

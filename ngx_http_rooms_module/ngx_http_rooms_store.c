@@ -1,0 +1,943 @@
+
+/*
+ * Copyright (C) ngx_http_rooms_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_rooms_store.h"
+#include "rooms_time.h"
+
+/* ngx_http_rooms_lua_NAME[]: lua/NAME.lua as a C string, made by config */
+#include "ngx_http_rooms_lua.h"
+
+
+#define NGX_HTTP_ROOMS_KEY_ROOM     "rooms:{"
+#define NGX_HTTP_ROOMS_KEY_USER     "rooms:user:{"
+#define NGX_HTTP_ROOMS_KEY_INDEX    "rooms:index"
+#define NGX_HTTP_ROOMS_KEY_SEQ      "rooms:events:seq"
+#define NGX_HTTP_ROOMS_CHANNEL      "rooms:events:"
+
+
+typedef enum {
+    NGX_HTTP_ROOMS_SCRIPT_CREATE = 0,
+    NGX_HTTP_ROOMS_SCRIPT_UPDATE,
+    NGX_HTTP_ROOMS_SCRIPT_PARTICIPANTS,
+    NGX_HTTP_ROOMS_SCRIPT_REVOKE,
+    NGX_HTTP_ROOMS_SCRIPT_PUBLISH,
+    NGX_HTTP_ROOMS_SCRIPTS
+} ngx_http_rooms_script_e;
+
+
+static ngx_str_t  ngx_http_rooms_lua[] = {
+    ngx_string(ngx_http_rooms_lua_create),
+    ngx_string(ngx_http_rooms_lua_update),
+    ngx_string(ngx_http_rooms_lua_participants),
+    ngx_string(ngx_http_rooms_lua_revoke),
+    ngx_string(ngx_http_rooms_lua_publish)
+};
+
+/* the adapter's index of each script */
+static ngx_int_t  ngx_http_rooms_scripts[NGX_HTTP_ROOMS_SCRIPTS];
+
+
+ngx_int_t
+ngx_http_rooms_store_init_conf(ngx_conf_t *cf, ngx_int_t db,
+    ngx_str_t *channel)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_ROOMS_SCRIPTS; i++) {
+        ngx_http_rooms_scripts[i] = ngx_http_rooms_redis_add_script(cf,
+                                                      &ngx_http_rooms_lua[i]);
+        if (ngx_http_rooms_scripts[i] == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* per database, so that databases sharing a server stay apart */
+
+    channel->data = ngx_pnalloc(cf->pool, sizeof(NGX_HTTP_ROOMS_CHANNEL)
+                                          + NGX_INT_T_LEN);
+    if (channel->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    channel->len = ngx_sprintf(channel->data, NGX_HTTP_ROOMS_CHANNEL "%i",
+                               db)
+                   - channel->data;
+
+    return NGX_OK;
+}
+
+
+/* argument vectors */
+
+
+ngx_int_t
+ngx_http_rooms_argv_init(ngx_http_rooms_argv_t *a, ngx_pool_t *pool,
+    ngx_uint_t size)
+{
+    a->argv = ngx_palloc(pool, size * sizeof(ngx_str_t));
+    if (a->argv == NULL) {
+        return NGX_ERROR;
+    }
+
+    a->argc = 0;
+    a->size = size;
+    a->pool = pool;
+    a->failed = 0;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_rooms_argv_push(ngx_http_rooms_argv_t *a, u_char *data, size_t len)
+{
+    if (a->argc == a->size) {
+        a->failed = 1;
+        return;
+    }
+
+    a->argv[a->argc].data = data;
+    a->argv[a->argc].len = len;
+    a->argc++;
+}
+
+
+void
+ngx_http_rooms_argv_int(ngx_http_rooms_argv_t *a, int64_t v)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(a->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        a->failed = 1;
+        return;
+    }
+
+    ngx_http_rooms_argv_push(a, p, ngx_sprintf(p, "%L", v) - p);
+}
+
+
+/* keys */
+
+
+/* prefix, the id, "}" and the suffix: a key of the id's hash slot */
+
+static void
+ngx_http_rooms_key(ngx_http_rooms_argv_t *a, const char *prefix, size_t plen,
+    ngx_str_t *id, const char *suffix, size_t slen)
+{
+    u_char  *p, *key;
+
+    key = ngx_pnalloc(a->pool, plen + id->len + 1 + slen);
+    if (key == NULL) {
+        a->failed = 1;
+        return;
+    }
+
+    p = ngx_cpymem(key, prefix, plen);
+    p = ngx_cpymem(p, id->data, id->len);
+    *p++ = '}';
+    p = ngx_cpymem(p, suffix, slen);
+
+    ngx_http_rooms_argv_push(a, key, p - key);
+}
+
+
+#define ngx_http_rooms_key_room(a, id, suffix)                               \
+    ngx_http_rooms_key(a, NGX_HTTP_ROOMS_KEY_ROOM,                           \
+                       sizeof(NGX_HTTP_ROOMS_KEY_ROOM) - 1, id,              \
+                       suffix, sizeof(suffix) - 1)
+
+#define ngx_http_rooms_key_user(a, id)                                       \
+    ngx_http_rooms_key(a, NGX_HTTP_ROOMS_KEY_USER,                           \
+                       sizeof(NGX_HTTP_ROOMS_KEY_USER) - 1, id, "", 0)
+
+
+static ngx_int_t
+ngx_http_rooms_store_append(ngx_http_rooms_batch_t *b,
+    ngx_http_rooms_argv_t *a)
+{
+    if (a->failed) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_rooms_redis_append(b, a->argc, a->argv);
+}
+
+
+static ngx_int_t
+ngx_http_rooms_store_script(ngx_http_rooms_batch_t *b,
+    ngx_http_rooms_script_e script, ngx_uint_t nkeys,
+    ngx_http_rooms_argv_t *a)
+{
+    if (a->failed) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_rooms_redis_append_script(b,
+                                              ngx_http_rooms_scripts[script],
+                                              nkeys, a->argc, a->argv);
+}
+
+
+/* replies */
+
+
+ngx_int_t
+ngx_http_rooms_store_int(ngx_http_rooms_reply_t *rep, int64_t *v)
+{
+    switch (rep->type) {
+
+    case NGX_HTTP_ROOMS_REPLY_INTEGER:
+        *v = rep->integer;
+        return NGX_OK;
+
+    case NGX_HTTP_ROOMS_REPLY_NIL:
+        return NGX_DECLINED;
+
+    case NGX_HTTP_ROOMS_REPLY_STRING:
+        if (rep->str.len == 0) {
+            return NGX_DECLINED;
+        }
+
+        return rooms_time_parse_int((char *) rep->str.data, rep->str.len, v)
+               == 0 ? NGX_OK : NGX_ERROR;
+
+    default:
+        return NGX_ERROR;
+    }
+}
+
+
+/* c, f, u, p as four consecutive replies */
+
+static ngx_int_t
+ngx_http_rooms_store_fields(ngx_http_rooms_reply_t *f, rooms_room_t *room)
+{
+    int64_t  pstn;
+
+    if (ngx_http_rooms_store_int(&f[0], &room->created_at) != NGX_OK
+        || ngx_http_rooms_store_int(&f[1], &room->valid_from) != NGX_OK
+        || ngx_http_rooms_store_int(&f[2], &room->valid_until) != NGX_OK
+        || ngx_http_rooms_store_int(&f[3], &pstn) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    room->pstn = (pstn == 1);
+
+    return NGX_OK;
+}
+
+
+/* rooms */
+
+
+ngx_int_t
+ngx_http_rooms_store_room_create(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    rooms_room_t *room, rooms_room_req_t *req, ngx_str_t *rep_hash,
+    int64_t record_until)
+{
+    size_t                  i;
+    ngx_str_t               id;
+    const char             *role;
+    ngx_http_rooms_argv_t   a;
+
+    id.data = (u_char *) room->id;
+    id.len = ngx_strlen(room->id);
+
+    if (ngx_http_rooms_argv_init(&a, pool, 10 + 2 * req->nparticipants)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_room(&a, &id, "");
+    ngx_http_rooms_key_room(&a, &id, ":p");
+
+    if (rep_hash != NULL) {
+        ngx_http_rooms_key_room(&a, &id, ":rep");
+    }
+
+    ngx_http_rooms_argv_int(&a, room->created_at);
+    ngx_http_rooms_argv_int(&a, room->valid_from);
+    ngx_http_rooms_argv_int(&a, room->valid_until);
+    ngx_http_rooms_argv_int(&a, room->pstn == 1);
+    ngx_http_rooms_argv_int(&a, room->valid_until / 1000);
+
+    if (rep_hash != NULL) {
+        ngx_http_rooms_argv_str(&a, rep_hash);
+
+    } else {
+        ngx_http_rooms_argv_lit(&a, "");
+    }
+
+    ngx_http_rooms_argv_int(&a, record_until);
+
+    for (i = 0; i < req->nparticipants; i++) {
+        role = rooms_role_name(req->participants[i].role);
+
+        ngx_http_rooms_argv_push(&a, (u_char *) req->participants[i].raw_id,
+                                 ngx_strlen(req->participants[i].raw_id));
+        ngx_http_rooms_argv_push(&a, (u_char *) role, ngx_strlen(role));
+    }
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_CREATE,
+                                       rep_hash ? 3 : 2, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_room_created(ngx_http_rooms_reply_t *rep,
+    rooms_room_t *room)
+{
+    ngx_int_t  rc;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements == 0
+        || rep->element[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the script's 1, 0, -1, -2 */
+
+    switch (rep->element[0].integer) {
+
+    case 1:
+        rc = NGX_HTTP_ROOMS_STORE_CREATED;
+        break;
+
+    case 0:
+        rc = NGX_HTTP_ROOMS_STORE_REPLAYED;
+        break;
+
+    case -1:
+        return NGX_HTTP_ROOMS_STORE_TAKEN;
+
+    case -2:
+        return NGX_HTTP_ROOMS_STORE_MISMATCH;
+
+    default:
+        return NGX_ERROR;
+    }
+
+    if (rep->elements != 5
+        || ngx_http_rooms_store_fields(&rep->element[1], room) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_room_get(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *id)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 6) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_argv_lit(&a, "HMGET");
+    ngx_http_rooms_key_room(&a, id, "");
+    ngx_http_rooms_argv_lit(&a, "c");
+    ngx_http_rooms_argv_lit(&a, "f");
+    ngx_http_rooms_argv_lit(&a, "u");
+    ngx_http_rooms_argv_lit(&a, "p");
+
+    return ngx_http_rooms_store_append(b, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_room_read(ngx_http_rooms_reply_t *rep,
+    rooms_room_t *room)
+{
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements != 4) {
+        return NGX_ERROR;
+    }
+
+    if (rep->element[0].type != NGX_HTTP_ROOMS_REPLY_STRING) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_rooms_store_fields(rep->element, room);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_room_update(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *id, int64_t now, int64_t from, int64_t until, ngx_int_t pstn)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 7) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_room(&a, id, "");
+    ngx_http_rooms_key_room(&a, id, ":p");
+    ngx_http_rooms_argv_int(&a, now);
+
+    /* '' keeps the field */
+
+    if (from != ROOMS_TIME_UNSET) {
+        ngx_http_rooms_argv_int(&a, from);
+
+    } else {
+        ngx_http_rooms_argv_lit(&a, "");
+    }
+
+    if (until != ROOMS_TIME_UNSET) {
+        ngx_http_rooms_argv_int(&a, until);
+
+    } else {
+        ngx_http_rooms_argv_lit(&a, "");
+    }
+
+    if (pstn >= 0) {
+        ngx_http_rooms_argv_int(&a, pstn);
+
+    } else {
+        ngx_http_rooms_argv_lit(&a, "");
+    }
+
+    ngx_http_rooms_argv_int(&a, ROOMS_WINDOW_MAX_US);
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_UPDATE, 2, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_room_updated(ngx_http_rooms_reply_t *rep,
+    rooms_room_t *room)
+{
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements == 0
+        || rep->element[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the script's 1, 0, -1 */
+
+    switch (rep->element[0].integer) {
+
+    case 1:
+        if (rep->elements == 5
+            && ngx_http_rooms_store_fields(&rep->element[1], room) == NGX_OK)
+        {
+            return NGX_HTTP_ROOMS_STORE_UPDATED;
+        }
+
+        break;
+
+    case 0:
+        return NGX_HTTP_ROOMS_STORE_NO_ROOM;
+
+    case -1:
+        if (rep->elements == 3
+            && ngx_http_rooms_store_int(&rep->element[1], &room->valid_from)
+               == NGX_OK
+            && ngx_http_rooms_store_int(&rep->element[2], &room->valid_until)
+               == NGX_OK)
+        {
+            return NGX_HTTP_ROOMS_STORE_REFUSED;
+        }
+
+        break;
+    }
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_room_delete(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *id)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 3) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_argv_lit(&a, "DEL");
+    ngx_http_rooms_key_room(&a, id, "");
+    ngx_http_rooms_key_room(&a, id, ":p");
+
+    if (ngx_http_rooms_store_append(b, &a) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    a.argc = 0;
+
+    ngx_http_rooms_argv_lit(&a, "ZREM");
+    ngx_http_rooms_argv_lit(&a, NGX_HTTP_ROOMS_KEY_INDEX);
+    ngx_http_rooms_argv_str(&a, id);
+
+    return ngx_http_rooms_store_append(b, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_room_deleted(ngx_http_rooms_reply_t *rep)
+{
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_INTEGER) {
+        return NGX_ERROR;
+    }
+
+    return rep->integer ? 1 : 0;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_room_index(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    rooms_room_t *room)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 5) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_argv_lit(&a, "ZADD");
+    ngx_http_rooms_argv_lit(&a, NGX_HTTP_ROOMS_KEY_INDEX);
+    ngx_http_rooms_argv_lit(&a, "NX");
+    ngx_http_rooms_argv_int(&a, room->created_at);
+    ngx_http_rooms_argv_push(&a, (u_char *) room->id, ngx_strlen(room->id));
+
+    return ngx_http_rooms_store_append(b, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_index_page(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *min, ngx_uint_t count)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 8) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_argv_lit(&a, "ZRANGEBYSCORE");
+    ngx_http_rooms_argv_lit(&a, NGX_HTTP_ROOMS_KEY_INDEX);
+
+    if (min->len) {
+        ngx_http_rooms_argv_str(&a, min);
+
+    } else {
+        ngx_http_rooms_argv_lit(&a, "-inf");
+    }
+
+    ngx_http_rooms_argv_lit(&a, "+inf");
+    ngx_http_rooms_argv_lit(&a, "WITHSCORES");
+    ngx_http_rooms_argv_lit(&a, "LIMIT");
+    ngx_http_rooms_argv_lit(&a, "0");
+    ngx_http_rooms_argv_int(&a, count);
+
+    return ngx_http_rooms_store_append(b, &a);
+}
+
+
+void
+ngx_http_rooms_store_index_forget(ngx_log_t *log, ngx_str_t *id)
+{
+    ngx_str_t  argv[3];
+
+    ngx_str_set(&argv[0], "ZREM");
+    ngx_str_set(&argv[1], NGX_HTTP_ROOMS_KEY_INDEX);
+    argv[2] = *id;
+
+    ngx_http_rooms_redis_fire(log, 3, argv);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_participants_get(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 3) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_argv_lit(&a, "HGET");
+    ngx_http_rooms_key_room(&a, id, "");
+    ngx_http_rooms_argv_lit(&a, "c");
+
+    if (ngx_http_rooms_store_append(b, &a) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    a.argc = 0;
+
+    ngx_http_rooms_argv_lit(&a, "HGETALL");
+    ngx_http_rooms_key_room(&a, id, ":p");
+
+    return ngx_http_rooms_store_append(b, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_participants_read(ngx_pool_t *pool,
+    ngx_http_rooms_reply_t *replies, rooms_participant_t **p, size_t *n)
+{
+    size_t                   i, count;
+    ngx_http_rooms_reply_t  *all;
+    rooms_participant_t     *ps;
+
+    if (replies[0].type != NGX_HTTP_ROOMS_REPLY_STRING) {
+        return NGX_DECLINED;
+    }
+
+    all = &replies[1];
+
+    if (all->type != NGX_HTTP_ROOMS_REPLY_ARRAY || all->elements % 2) {
+        return NGX_ERROR;
+    }
+
+    count = all->elements / 2;
+
+    ps = ngx_palloc(pool, (count ? count : 1) * sizeof(rooms_participant_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < count; i++) {
+        ps[i].raw_id = (char *) all->element[2 * i].str.data;
+        ps[i].role = rooms_role_parse((char *) all->element[2 * i + 1].str.data,
+                                      all->element[2 * i + 1].str.len);
+        if (ps[i].role < 0) {
+            ps[i].role = ROOMS_ROLE_ATTENDEE;
+        }
+    }
+
+    *p = ps;
+    *n = count;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_participants_patch(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id, rooms_room_req_t *req)
+{
+    size_t                  i, set;
+    const char             *role;
+    rooms_participant_t    *p;
+    ngx_http_rooms_argv_t   a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 3 + 2 * req->nparticipants)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = req->participants;
+    set = 0;
+
+    for (i = 0; i < req->nparticipants; i++) {
+        set += (p[i].role != ROOMS_ROLE_REMOVE);
+    }
+
+    /* n (id, role) pairs, then the ids to remove */
+
+    ngx_http_rooms_key_room(&a, id, "");
+    ngx_http_rooms_key_room(&a, id, ":p");
+    ngx_http_rooms_argv_int(&a, set);
+
+    for (i = 0; i < req->nparticipants; i++) {
+        if (p[i].role != ROOMS_ROLE_REMOVE) {
+            role = rooms_role_name(p[i].role);
+
+            ngx_http_rooms_argv_push(&a, (u_char *) p[i].raw_id,
+                                     ngx_strlen(p[i].raw_id));
+            ngx_http_rooms_argv_push(&a, (u_char *) role, ngx_strlen(role));
+        }
+    }
+
+    for (i = 0; i < req->nparticipants; i++) {
+        if (p[i].role == ROOMS_ROLE_REMOVE) {
+            ngx_http_rooms_argv_push(&a, (u_char *) p[i].raw_id,
+                                     ngx_strlen(p[i].raw_id));
+        }
+    }
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_PARTICIPANTS,
+                                       2, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_participants_patched(ngx_http_rooms_reply_t *rep)
+{
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_INTEGER) {
+        return NGX_ERROR;
+    }
+
+    return rep->integer == 1 ? 1 : 0;
+}
+
+
+/* users */
+
+
+ngx_int_t
+ngx_http_rooms_store_user_create(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *id, int64_t now)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 4) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_argv_lit(&a, "HSET");
+    ngx_http_rooms_key_user(&a, id);
+    ngx_http_rooms_argv_lit(&a, "c");
+    ngx_http_rooms_argv_int(&a, now);
+
+    return ngx_http_rooms_store_append(b, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_user_get(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *id)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 5) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_argv_lit(&a, "HMGET");
+    ngx_http_rooms_key_user(&a, id);
+    ngx_http_rooms_argv_lit(&a, "c");
+    ngx_http_rooms_argv_lit(&a, "r");
+    ngx_http_rooms_argv_lit(&a, "d");
+
+    return ngx_http_rooms_store_append(b, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_user_read(ngx_http_rooms_reply_t *rep,
+    ngx_http_rooms_user_t *user)
+{
+    ngx_int_t  rc;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements != 3) {
+        return NGX_ERROR;
+    }
+
+    user->exists = (rep->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING);
+    user->deleted = (rep->element[2].type == NGX_HTTP_ROOMS_REPLY_STRING);
+
+    rc = ngx_http_rooms_store_int(&rep->element[1], &user->revoked);
+
+    if (rc == NGX_DECLINED) {
+        user->revoked = 0;
+
+    } else if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_user_revoke(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *id, int64_t now, ngx_uint_t delete)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 3) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_user(&a, id);
+    ngx_http_rooms_argv_int(&a, now);
+
+    if (delete) {
+        ngx_http_rooms_argv_lit(&a, "1");
+
+    } else {
+        ngx_http_rooms_argv_lit(&a, "0");
+    }
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_REVOKE, 1, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_user_revoked(ngx_http_rooms_reply_t *rep)
+{
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_INTEGER) {
+        return NGX_ERROR;
+    }
+
+    if (rep->integer > 0) {
+        return NGX_HTTP_ROOMS_STORE_REVOKED;
+    }
+
+    return rep->integer == 0 ? NGX_HTTP_ROOMS_STORE_NO_USER
+                             : NGX_HTTP_ROOMS_STORE_WAS_GONE;
+}
+
+
+/* admission */
+
+
+ngx_int_t
+ngx_http_rooms_store_admission(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room, ngx_str_t *user)
+{
+    ngx_http_rooms_argv_t  a;
+
+    /* one pipelined round trip: three commands of one argument vector */
+
+    if (ngx_http_rooms_argv_init(&a, pool, 4) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_argv_lit(&a, "HMGET");
+    ngx_http_rooms_key_room(&a, room, "");
+    ngx_http_rooms_argv_lit(&a, "f");
+    ngx_http_rooms_argv_lit(&a, "u");
+
+    if (ngx_http_rooms_store_append(b, &a) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    a.argc = 0;
+
+    ngx_http_rooms_argv_lit(&a, "HGET");
+    ngx_http_rooms_key_room(&a, room, ":p");
+    ngx_http_rooms_argv_str(&a, user);
+
+    if (ngx_http_rooms_store_append(b, &a) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    a.argc = 0;
+
+    ngx_http_rooms_argv_lit(&a, "HMGET");
+    ngx_http_rooms_key_user(&a, user);
+    ngx_http_rooms_argv_lit(&a, "r");
+    ngx_http_rooms_argv_lit(&a, "d");
+
+    return ngx_http_rooms_store_append(b, &a);
+}
+
+
+/* a stored time, none if there is none */
+
+static ngx_int_t
+ngx_http_rooms_store_time(ngx_http_rooms_reply_t *rep, int64_t none,
+    int64_t *v)
+{
+    switch (ngx_http_rooms_store_int(rep, v)) {
+
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_DECLINED:
+        *v = none;
+        return NGX_OK;
+
+    default:
+        return NGX_ERROR;
+    }
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_admission_read(ngx_log_t *log,
+    ngx_http_rooms_reply_t *replies, ngx_str_t *room,
+    ngx_http_rooms_facts_t *facts)
+{
+    ngx_http_rooms_reply_t  *w, *u;
+
+    if (replies[0].type != NGX_HTTP_ROOMS_REPLY_ARRAY
+        || replies[0].elements != 2
+        || replies[2].type != NGX_HTTP_ROOMS_REPLY_ARRAY
+        || replies[2].elements != 2)
+    {
+        return NGX_ERROR;
+    }
+
+    w = replies[0].element;
+    u = replies[2].element;
+
+    if (ngx_http_rooms_store_time(&w[0], INT64_MIN, &facts->from) != NGX_OK
+        || ngx_http_rooms_store_time(&w[1], 0, &facts->until) != NGX_OK
+        || ngx_http_rooms_store_time(&u[0], -1, &facts->revoked) != NGX_OK)
+    {
+        /* what the API never writes: fail closed, and say where */
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "rooms admission: a stored time is not a number: "
+                      "\"f\" \"%V\", \"u\" \"%V\" of room \"%V\"; "
+                      "\"r\" \"%V\" of its user",
+                      &w[0].str, &w[1].str, room, &u[0].str);
+        return NGX_ERROR;
+    }
+
+    facts->deleted = (u[1].type == NGX_HTTP_ROOMS_REPLY_STRING);
+    facts->role = -1;
+
+    if (replies[1].type == NGX_HTTP_ROOMS_REPLY_STRING) {
+        facts->role = rooms_role_parse((char *) replies[1].str.data,
+                                       replies[1].str.len);
+        if (facts->role < 0) {
+            facts->role = ROOMS_ROLE_ATTENDEE;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* events */
+
+
+ngx_int_t
+ngx_http_rooms_store_publish(ngx_http_rooms_batch_t *b, ngx_str_t *channel,
+    ngx_str_t *msg)
+{
+    ngx_str_t  argv[3];
+
+    ngx_str_set(&argv[0], NGX_HTTP_ROOMS_KEY_SEQ);
+    argv[1] = *channel;
+    argv[2] = *msg;
+
+    return ngx_http_rooms_redis_append_script(b,
+                         ngx_http_rooms_scripts[NGX_HTTP_ROOMS_SCRIPT_PUBLISH],
+                         1, 3, argv);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_event_seq(ngx_http_rooms_batch_t *b)
+{
+    ngx_str_t  argv[2];
+
+    ngx_str_set(&argv[0], "GET");
+    ngx_str_set(&argv[1], NGX_HTTP_ROOMS_KEY_SEQ);
+
+    return ngx_http_rooms_redis_append(b, 2, argv);
+}

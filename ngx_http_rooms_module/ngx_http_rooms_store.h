@@ -1,0 +1,205 @@
+
+/*
+ * Copyright (C) ngx_http_rooms_module authors
+ *
+ * The data model in Redis, and its one owner: the keys, their fields, the
+ * Lua scripts (ngx_http_rooms_module/lua/, embedded at build time) and
+ * the commands of every operation, appended to an adapter batch, with
+ * the readers of their replies.  Nothing else in the module names a key.
+ *
+ *     rooms:{ID}          hash  c createdAt, f validFrom, u validUntil
+ *                               (microseconds), p pstnDialOutEnabled
+ *     rooms:{ID}:p        hash  raw user id -> role name
+ *     rooms:{ID}:rep      hash  the create request with a
+ *                               Repeatability-Request-ID that made the
+ *                               room: h its body's hash, c f u p answered
+ *     rooms:index         zset  room ids by createdAt, for listing
+ *     rooms:user:{RAWID}  hash  c created (microseconds), r tokens with an
+ *                               iat before it (seconds) are refused,
+ *                               d "1" once the identity is deleted
+ *     rooms:events:seq    string  the number of the last event published
+ *                                 on the channel rooms:events:<db>
+ *
+ * Every key of a room shares the hash slot of {ID}, every key of a user
+ * the slot of {RAWID}.  Room keys expire at validUntil.
+ */
+
+
+#ifndef _NGX_HTTP_ROOMS_STORE_H_INCLUDED_
+#define _NGX_HTTP_ROOMS_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_rooms_redis.h"
+#include "rooms_model.h"
+
+
+/* what the create script answered (never NGX_OK nor NGX_ERROR) */
+#define NGX_HTTP_ROOMS_STORE_CREATED    1    /* made now */
+#define NGX_HTTP_ROOMS_STORE_REPLAYED   2    /* a retry: the first answer */
+#define NGX_HTTP_ROOMS_STORE_TAKEN      3    /* the id exists already */
+#define NGX_HTTP_ROOMS_STORE_MISMATCH   4    /* a retry with another body */
+
+/* what the update script answered */
+#define NGX_HTTP_ROOMS_STORE_UPDATED    1
+#define NGX_HTTP_ROOMS_STORE_NO_ROOM    2
+#define NGX_HTTP_ROOMS_STORE_REFUSED    3    /* the window it would make */
+
+/* what a revocation answered */
+#define NGX_HTTP_ROOMS_STORE_REVOKED    1
+#define NGX_HTTP_ROOMS_STORE_NO_USER    2    /* never created, or deleted */
+#define NGX_HTTP_ROOMS_STORE_WAS_GONE   3    /* deleted before, delete again */
+
+
+/* an argument vector over ngx_str_t, of a size fixed at init */
+typedef struct {
+    ngx_str_t                 *argv;
+    ngx_uint_t                 argc;
+    ngx_uint_t                 size;
+    ngx_pool_t                *pool;       /* for printed numbers */
+    unsigned                   failed:1;
+} ngx_http_rooms_argv_t;
+
+
+/* what Redis says about a (room, user) pair, for admission */
+typedef struct {
+    int64_t                    from;        /* µs; INT64_MIN: no room */
+    int64_t                    until;
+    int64_t                    revoked;     /* seconds; -1: never */
+    ngx_int_t                  role;        /* -1: not a participant */
+    unsigned                   deleted:1;
+} ngx_http_rooms_facts_t;
+
+
+/* a user's record */
+typedef struct {
+    int64_t                    revoked;     /* seconds; 0: never */
+    unsigned                   exists:1;
+    unsigned                   deleted:1;
+} ngx_http_rooms_user_t;
+
+
+ngx_int_t ngx_http_rooms_argv_init(ngx_http_rooms_argv_t *a, ngx_pool_t *pool,
+    ngx_uint_t size);
+void ngx_http_rooms_argv_push(ngx_http_rooms_argv_t *a, u_char *data,
+    size_t len);
+void ngx_http_rooms_argv_int(ngx_http_rooms_argv_t *a, int64_t v);
+
+#define ngx_http_rooms_argv_str(a, s)                                        \
+    ngx_http_rooms_argv_push(a, (s)->data, (s)->len)
+#define ngx_http_rooms_argv_lit(a, s)                                        \
+    ngx_http_rooms_argv_push(a, (u_char *) s, sizeof(s) - 1)
+
+
+/* registers the scripts; the channel of the events of db in *channel */
+ngx_int_t ngx_http_rooms_store_init_conf(ngx_conf_t *cf, ngx_int_t db,
+    ngx_str_t *channel);
+
+/*
+ * The one reader of stored integers: an integer reply, or a string of
+ * decimal digits (rooms_time_parse_int()).  NGX_DECLINED for a nil or an
+ * empty string, NGX_ERROR for anything else.
+ */
+ngx_int_t ngx_http_rooms_store_int(ngx_http_rooms_reply_t *rep, int64_t *v);
+
+
+/* rooms: the first reply of each is the one that tells */
+
+/*
+ * creates room->id with its participants; with rep_hash (the body's hash,
+ * base64), records the request beside the room until record_until (ms)
+ */
+ngx_int_t ngx_http_rooms_store_room_create(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, rooms_room_t *room, rooms_room_req_t *req,
+    ngx_str_t *rep_hash, int64_t record_until);
+/* NGX_HTTP_ROOMS_STORE_CREATED etc., room filled for the first two */
+ngx_int_t ngx_http_rooms_store_room_created(ngx_http_rooms_reply_t *rep,
+    rooms_room_t *room);
+
+ngx_int_t ngx_http_rooms_store_room_get(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id);
+/* NGX_OK with room filled, NGX_DECLINED for no room */
+ngx_int_t ngx_http_rooms_store_room_read(ngx_http_rooms_reply_t *rep,
+    rooms_room_t *room);
+
+/* a merge: ROOMS_TIME_UNSET from and until, pstn < 0 keep the field */
+ngx_int_t ngx_http_rooms_store_room_update(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id, int64_t now, int64_t from,
+    int64_t until, ngx_int_t pstn);
+/*
+ * NGX_HTTP_ROOMS_STORE_UPDATED with room filled, NO_ROOM, or REFUSED with
+ * room's window the one the update would have made
+ */
+ngx_int_t ngx_http_rooms_store_room_updated(ngx_http_rooms_reply_t *rep,
+    rooms_room_t *room);
+
+/* the room's keys, and its entry in the index: two commands */
+ngx_int_t ngx_http_rooms_store_room_delete(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id);
+/* 1 if a room was deleted, 0 if there was none, NGX_ERROR */
+ngx_int_t ngx_http_rooms_store_room_deleted(ngx_http_rooms_reply_t *rep);
+
+ngx_int_t ngx_http_rooms_store_room_index(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, rooms_room_t *room);
+/* up to count (id, score) pairs of the index from score min ("" for all) */
+ngx_int_t ngx_http_rooms_store_index_page(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *min, ngx_uint_t count);
+/* forgets id in the index, with no one waiting for the reply */
+void ngx_http_rooms_store_index_forget(ngx_log_t *log, ngx_str_t *id);
+
+/* the room's createdAt and its participants: two commands */
+ngx_int_t ngx_http_rooms_store_participants_get(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id);
+/*
+ * NGX_DECLINED for no room; else NGX_OK and *p, *n: the participants, raw
+ * ids pointing into the reply, unsorted
+ */
+ngx_int_t ngx_http_rooms_store_participants_read(ngx_pool_t *pool,
+    ngx_http_rooms_reply_t *replies, rooms_participant_t **p, size_t *n);
+
+/* adds, changes (role) and removes (ROOMS_ROLE_REMOVE) participants */
+ngx_int_t ngx_http_rooms_store_participants_patch(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id, rooms_room_req_t *req);
+/* 1, or 0 for no room */
+ngx_int_t ngx_http_rooms_store_participants_patched(
+    ngx_http_rooms_reply_t *rep);
+
+
+/* users */
+
+ngx_int_t ngx_http_rooms_store_user_create(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id, int64_t now);
+ngx_int_t ngx_http_rooms_store_user_get(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id);
+ngx_int_t ngx_http_rooms_store_user_read(ngx_http_rooms_reply_t *rep,
+    ngx_http_rooms_user_t *user);
+/* revokes the tokens issued before now (seconds); deletes if asked */
+ngx_int_t ngx_http_rooms_store_user_revoke(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *id, int64_t now, ngx_uint_t delete);
+/* NGX_HTTP_ROOMS_STORE_REVOKED etc. */
+ngx_int_t ngx_http_rooms_store_user_revoked(ngx_http_rooms_reply_t *rep);
+
+
+/* admission: the room's window, the user's role in it, the user's record */
+
+ngx_int_t ngx_http_rooms_store_admission(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *user);
+/* NGX_OK with facts, NGX_ERROR (logged) for what the API never writes */
+ngx_int_t ngx_http_rooms_store_admission_read(ngx_log_t *log,
+    ngx_http_rooms_reply_t *replies, ngx_str_t *room,
+    ngx_http_rooms_facts_t *facts);
+
+
+/* events */
+
+/* publishes msg on channel, numbered by rooms:events:seq */
+ngx_int_t ngx_http_rooms_store_publish(ngx_http_rooms_batch_t *b,
+    ngx_str_t *channel, ngx_str_t *msg);
+/* the number of the last event published */
+ngx_int_t ngx_http_rooms_store_event_seq(ngx_http_rooms_batch_t *b);
+
+
+#endif /* _NGX_HTTP_ROOMS_STORE_H_INCLUDED_ */
