@@ -514,7 +514,7 @@ RoomsTest::redis('HSET', "rooms:{$main::ROOMS[4]{id}}:p", '8:acs:r1_x', 'Attende
 ["keys left: 0",
  '{"error":{"code":"NotFound","message":"The room was not found."}}',
  '{"error":{"code":"NotFound","message":"The room was not found."}}',
- '{"value":[' . join(',', map { main::room_json($_) } @main::ROOMS[0 .. 3]) . ']}']
+ '{"value":[' . CORE::join(',', map { main::room_json($_) } @main::ROOMS[0 .. 3]) . ']}']
 --- no_error_log
 [error]
 [alert]

@@ -399,7 +399,7 @@ rooms api: no "rooms_access_key" configured for this server, every request is re
 --- request eval
 "PATCH $::R?$::V\n{}"
 --- more_headers eval
-join('', map { "$_: $::BAD{$_}\n" } sort keys %::BAD)
+CORE::join('', map { "$_: $::BAD{$_}\n" } sort keys %::BAD)
 --- error_code: 401
 --- response_body: {"error":{"code":"Unauthorized","message":"The request signature is invalid."}}
 --- error_log
@@ -415,7 +415,7 @@ rooms api: authentication failed: bad signature
 --- request eval
 "PATCH $::R?$::V\n{}"
 --- more_headers eval
-join('', map { "$_: $::GOOD{$_}\n" } sort keys %::GOOD)
+CORE::join('', map { "$_: $::GOOD{$_}\n" } sort keys %::GOOD)
 --- error_code: 200
 --- response_body eval
 $::ROOM_JSON

@@ -438,7 +438,7 @@ main::malformed(qr/unable to decode byte 0x80$::ANY/, '$')
 === TEST 18: more than 1000 participants in one request: 400
 --- request eval
 "POST /rooms?$::V\n{\"participants\":{"
-. join(',', map { "\"8:acs:r4_u$_\":{}" } 1 .. 1001) . '}}'
+. CORE::join(',', map { "\"8:acs:r4_u$_\":{}" } 1 .. 1001) . '}}'
 --- error_code: 400
 --- response_headers
 x-ms-error-code: BadRequest

@@ -375,3 +375,51 @@ X-Upstream-Saw-User: 8:acs:rooms-test_alice
 not a websocket
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: rooms_token_forward off: the media upstream gets the query without the token, the other arguments kept; on (the default), as it came
+--- http_config
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=7 timeout=2s;
+    rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / {
+            return 200 "upstream: $request_uri\n";
+        }
+    }
+--- config
+    location /fwd/ {
+        rooms_admission $arg_room;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+
+    location /nofwd/ {
+        rooms_admission $arg_room;
+        rooms_token_forward off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+
+    location /nofwd-prefix/ {
+        rooms_admission $arg_room;
+        rooms_token_forward off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/media/;
+    }
+--- init
+main::seed();
+--- request eval
+my $t = RoomsTest::token(sub => $::BOB);
+["GET /fwd/a%20b?room=55555555555555555&access_token=$t&x=1",
+ "GET /nofwd/a%20b?room=55555555555555555&access_token=$t&x=1",
+ "GET /nofwd-prefix/s?access_token=$t&room=55555555555555555",
+ "GET /nofwd/s?room=55555555555555555"]
+--- more_headers eval
+["", "", "", "Authorization: Bearer " . RoomsTest::token(sub => $::BOB) . "\n"]
+--- response_body_like eval
+['^upstream: /fwd/a%20b\?room=55555555555555555&access_token=eyJ[^&]+&x=1$',
+ '^upstream: /nofwd/a%20b\?room=55555555555555555&x=1$',
+ '^upstream: /media/s\?room=55555555555555555$',
+ '^upstream: /nofwd/s\?room=55555555555555555$']
+--- no_error_log
+[error]

@@ -189,12 +189,13 @@ sub seed_user {
     redis('HSET', "rooms:user:{$id}", c => sprintf('%.0f', time * 1e6));
 }
 
-# SCRIPT FLUSH once the workers of the block's nginx have loaded their
-# scripts (they do when they connect, right after the start), so that the
-# block's requests meet a Redis without them, as after a failover
+# SCRIPT FLUSH once a worker of the block's nginx has loaded its scripts
+# (each loads them when it connects, right after the start: its client is
+# then seen in CLIENT LIST with "cmd=script|load"), so that the block's
+# requests meet a Redis without them, as after a failover
 sub flush_scripts {
-    for (1 .. 200) {
-        last if redis('INFO', 'memory') =~ /number_of_cached_scripts:([5-9]|\d\d)/;
+    for (1 .. 400) {
+        last if redis('CLIENT', 'LIST') =~ /\bcmd=script(\||\b)/;
         select(undef, undef, undef, 0.05);
     }
     redis('SCRIPT', 'FLUSH');

@@ -596,6 +596,16 @@ rooms_cache zone=rooms:1m;
 EOF
 
 
+# --- rooms_token_forward -------------------------------------------------------
+
+check "rooms_token_forward: neither on nor off" fail mark \
+    'invalid value "no" in "rooms_token_forward" directive, it must be "on" or "off"' <<EOF
+server {
+    $SRV
+    location / { rooms_token_forward no; } #<
+}
+EOF
+
 # --- rooms_roles ---------------------------------------------------------------
 
 check "rooms_roles: unknown role" fail mark \
