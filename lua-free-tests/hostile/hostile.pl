@@ -852,7 +852,6 @@ sub cmd_check {
     my %cnt;
     $cnt{ $_->[0] }++ for @FAIL;
     for my $c (sort { $cnt{$b} <=> $cnt{$a} || $a cmp $b } keys %cnt) {
-        printf "FAIL hostile %s: %d (%s)\n", $c, $cnt{$c}, $TITLES{$c} // $c;
         # by the known findings the failing requests can trigger (Gen.pm,
         # known_tags): what fails under none of them is new
         my (%by, %one);
@@ -862,9 +861,10 @@ sub cmd_check {
             push @k, "after $f->[2]{after}" if $f->[2]{after};
             $by{ join(' ', @k) || 'none of the known' }++;
         }
-        printf "    requests by known finding: %s\n",
-               join ', ', map { "[$_] $by{$_}" } sort { $by{$b} <=> $by{$a} } keys %by
-            if %by;
+        printf "FAIL hostile %s: %d (%s)%s\n", $c, $cnt{$c}, $TITLES{$c} // $c,
+               %by ? '; requests by known finding: '
+                     . join(', ', map { "[$_] $by{$_}" } sort { $by{$b} <=> $by{$a} } keys %by)
+                   : '';
         my ($shown, %dup) = (0);
         for my $f (grep { $_->[0] eq $c } @FAIL) {
             my ($cl, $msg, $r) = @$f;
@@ -885,7 +885,9 @@ sub cmd_check {
         my ($c, $msg, $r) = @$f;
         $all .= "$c: $msg\n";
         next unless $r;
-        $all .= '    [' . join(' ', sort keys %{ $r->{known} }) . '] ' . describe($r) . "\n";
+        my @k = sort keys %{ $r->{known} };
+        push @k, "after $r->{after}" if $r->{after};
+        $all .= '    [' . join(' ', @k) . '] ' . describe($r) . "\n";
         spit("$dir/failures/$r->{hid}.req", $r->{bytes}) unless $kept{ $r->{hid} }++;
     }
     spit("$dir/failures.txt", $all);

@@ -450,7 +450,7 @@ sub known_tags {
         my $complex = $line =~ m{^\S+ +\S*(?:\.\.|//|%2[eEfF]|\\|#|/\./)};
         $k{k5} = 1 if @vals && ($dec !~ /^[0-9]{16,18}$/ || $complex);
         my $bearer = grep { ref $_ && lc $_->[0] eq 'authorization'
-                            && $_->[1] =~ /^bearer /i } @{ $r->{headers} };
+                            && $_->[1] =~ /^\s*bearer /i } @{ $r->{headers} };
         # every access_token argument, empty ones included
         my ($qo, $ql) = Hostile::Model::query_span($line);
         my $all = defined $qo ? () = ('&' . substr $line, $qo, $ql) =~ /&access_token=/gi : 0;

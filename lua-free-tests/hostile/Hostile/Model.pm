@@ -30,9 +30,10 @@ use constant ADMISSION => { map { $_ => 1 } qw(media cmedia pub targ ck) };
 # query_span(LINE) -> (offset, length) of the query ($args) in a request
 # line as nginx 1.22 parses it: the target starts after the method and its
 # spaces and ends at the next space (ngx_http_parse_request_line refuses a
-# space inside it); the query starts after its first "?" and ends at the
-# first "#" after it (ngx_http_parse_complex_uri), else with the target.
-# Empty list when there is none.
+# space inside it); the query starts after its first "?" and ends with the
+# target.  A "#" makes ngx_http_parse_complex_uri read the target again:
+# the query then ends at the first "#" after the "?", and there is none at
+# all when a "#" comes first.  Empty list when there is none.
 sub query_span {
     my $line = shift;
     return () unless $line =~ /^[A-Z_-]+ +/g;
@@ -41,7 +42,9 @@ sub query_span {
     $end = length $line if $end < 0;
     my $q = index $line, '?', $start;
     return () if $q < 0 || $q >= $end;
-    my $h = index $line, '#', $q;
+    my $h = index $line, '#', $start;
+    return () if $h >= 0 && $h < $q;
+    $h = index $line, '#', $q;
     $end = $h if $h >= 0 && $h < $end;
     return ($q + 1, $end - $q - 1);
 }
@@ -141,7 +144,8 @@ sub parse_error_line {
     }
     # logged while nginx was still reading the request: before any
     # module could run
-    $e{early} = 1 if $e{message} =~ /while reading client request (?:line|headers)/;
+    $e{early} = 1
+        if $e{message} =~ /while reading client (?:pipelined )?request (?:line|headers)/;
     return \%e;
 }
 
