@@ -317,16 +317,6 @@ sub send_cases {
     return \%res;
 }
 
-sub hist {
-    my ($reqs, $res) = @_;
-    my %h;
-    for my $r (@$reqs) {
-        my $x = $res->{ $r->{hid} } // {};
-        $h{ $x->{status} // ($x->{aborted} ? 'aborted' : $x->{cut} ? 'cut' : 'none') }++;
-    }
-    return join ' ', map { "$_:$h{$_}" } sort keys %h;
-}
-
 sub cmd_run {
     my $dir = shift;
     my $S = load_state($dir);
@@ -335,7 +325,7 @@ sub cmd_run {
     my $count = $ENV{HOSTILE_COUNT} // 18000;
     my $jobs = $ENV{HOSTILE_JOBS} // 4;
     my @fams = split /[ ,]+/, $ENV{HOSTILE_FAMILIES} // join ' ', @Hostile::Gen::FAMILIES;
-    my %skip = map { $_ => 1 } map { $_ eq 'known' ? qw(k1 k2 k5 k6 kt kc ku) : $_ }
+    my %skip = map { $_ => 1 } map { $_ eq 'known' ? @Hostile::Gen::KNOWN : $_ }
                split /[ ,]+/, $ENV{HOSTILE_SKIP} // '';
     for my $f (@fams) {
         die "unknown family \"$f\" (families: @Hostile::Gen::FAMILIES)\n"
