@@ -15,7 +15,7 @@
 #                              kills a worker
 #
 # Env: HOSTILE_PORT, HOSTILE_REDIS_PORT (seed); HOSTILE_SEED, HOSTILE_COUNT
-# (default 18000), HOSTILE_FAMILIES, HOSTILE_SKIP, HOSTILE_JOBS (connections
+# (default 22000), HOSTILE_FAMILIES, HOSTILE_SKIP, HOSTILE_JOBS (connections
 # at once, default 4) (run); HOSTILE_RSS_SLACK_MB (check, default 320).
 use strict;
 use warnings;
@@ -322,7 +322,7 @@ sub cmd_run {
     my $S = load_state($dir);
     $Hostile::Http::PORT = $S->{port};
     my $seed = $ENV{HOSTILE_SEED} // int rand 1e9;
-    my $count = $ENV{HOSTILE_COUNT} // 18000;
+    my $count = $ENV{HOSTILE_COUNT} // 22000;
     my $jobs = $ENV{HOSTILE_JOBS} // 4;
     my @fams = split /[ ,]+/, $ENV{HOSTILE_FAMILIES} // join ' ', @Hostile::Gen::FAMILIES;
     my %skip = map { $_ => 1 } map { $_ eq 'known' ? @Hostile::Gen::KNOWN : $_ }

@@ -873,7 +873,7 @@ sub signed_req {
 my @RAW_PREFIX = ('8:acs:', '8:spool:', '8:dod-acs:', '8:gcch-acs:', '4:+1', '8:teams:', '');
 
 sub raw_id {
-    return pick(map { $_->{id} } values %{ $S->{users} }) if chance(0.2);
+    return pick(map { $S->{users}{$_}{id} } sort keys %{ $S->{users} }) if chance(0.2);
     return pick(@RAW_PREFIX) . pick(rstr(rint(1, 40)), '', "\xff\xfe", "\\u0000",
                                    'a_b_c', 'x' x rint(200, 3000), "\xe2\x82\xac");
 }
