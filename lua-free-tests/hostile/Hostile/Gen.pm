@@ -425,8 +425,13 @@ sub adm_path {
 #   k5  a query token with a malformed room id (finding 5)
 #   k6  a query token next to a Bearer header, a second access_token
 #       argument, or one after an empty one (finding 6)
-#   kt  a t= token at the rooms_token $arg_t location (found by this suite:
-#       a token from rooms_token is never masked)
+#   kt  a query token at a rooms_token location, t= at $arg_t, access_token
+#       at both (found by this suite: with rooms_token, no query token was
+#       masked)
+#   ks  a query token in a line with more than one space before its
+#       version, or one after it (found by this suite in the fixed mask:
+#       it takes the last space for the end of the target, and masks a
+#       space or the version with the last argument)
 #   kc  a chunked request body at an admission location (found by this
 #       suite: a refusal whose body nginx cannot discard becomes a 500)
 #   ku  a client abort with a query token at the proxied location (found by
@@ -435,7 +440,7 @@ sub adm_path {
 # HOSTILE_SKIP=known means all of them.
 #--------------------------------------------------------------------------
 
-our @KNOWN = qw(k1 k2 k5 k6 kt kc ku);
+our @KNOWN = qw(k1 k2 k5 k6 kt ks kc ku);
 
 sub known_tags {
     my $r = shift;
@@ -461,8 +466,8 @@ sub known_tags {
     }
     $k{k2} = 1 if $dec =~ /^0+[0-9]+$/ && length $dec >= 16 && length $dec <= 18;
     $k{kc} = 1 if grep { ref $_ && lc $_->[0] eq 'transfer-encoding' } @{ $r->{headers} };
-    $k{kt} = 1 if $loc eq 'targ' && @{ token_args($line, ['t']) };
-    $k{kt} = 1 if $loc eq 'targ' && $line =~ /[?&]t=/i;
+    $k{kt} = 1 if $loc =~ /^(?:targ|ck)$/ && @{ token_args($line, LOCATIONS->{$loc}, 1) };
+    $k{ks} = 1 if $line =~ /  +HTTP\/[^ ]*$| $/ && $line =~ /[?&](?:access_token|t)=/i;
     return \%k;
 }
 
@@ -530,7 +535,7 @@ sub fam_spelling {
 sub long_line {
     my ($len, $tok, $loc, $what) = @_;
     my $room = $S->{rooms}{ pick(qw(A C)) };
-    my $name = LOCATIONS->{$loc}[0] // 'access_token';
+    my $name = $loc eq 'targ' ? 't' : 'access_token';
     my $first = rint(0, 2);
     my $target = sub {
         my $hid = shift;

@@ -14,38 +14,45 @@ use Exporter 'import';
 our @EXPORT_OK = qw(query_span token_args masked_line log_escape log_unescape
                     parse_access parse_error_line LOCATIONS ADMISSION);
 
-# the locations of nginx.conf.in: name -> the query arguments a token comes
-# from there (matched as nginx matches $arg_NAME), none for the others
+# the locations of nginx.conf.in: name -> the query arguments whose values
+# the module masks there (README, rooms_token): access_token wherever
+# rooms_admission is, whatever the token source, and NAME where the source
+# is $arg_NAME; none elsewhere
 use constant LOCATIONS => {
-    media  => ['access_token'],   # default source, rooms_cache off, proxied
-    cmedia => ['access_token'],   # default source, through rooms_cache
-    pub    => ['access_token'],   # default source, rooms_roles
-    targ   => ['t'],              # rooms_token $arg_t
-    ck     => [],                 # rooms_token $cookie_rt
+    media  => ['access_token'],        # default source, rooms_cache off, proxied
+    cmedia => ['access_token'],        # default source, through rooms_cache
+    pub    => ['access_token'],        # default source, rooms_roles
+    targ   => ['access_token', 't'],   # rooms_token $arg_t
+    ck     => ['access_token'],        # rooms_token $cookie_rt
     api    => [],
     none   => [],
 };
 use constant ADMISSION => { map { $_ => 1 } qw(media cmedia pub targ ck) };
 
-# query_span(LINE) -> (offset, length) of the query ($args) in a request
-# line as nginx 1.22 parses it: the target starts after the method and its
-# spaces and ends at the next space (ngx_http_parse_request_line refuses a
-# space inside it); the query starts after its first "?" and ends with the
-# target.  A "#" makes ngx_http_parse_complex_uri read the target again:
-# the query then ends at the first "#" after the "?", and there is none at
-# all when a "#" comes first.  Empty list when there is none.
+# query_span(LINE [, WIDE]) -> (offset, length) of the query ($args) in a
+# request line as nginx 1.22 parses it: the target starts after the method
+# and its spaces and ends at the next space (ngx_http_parse_request_line
+# refuses a space inside it); the query starts after its first "?" and ends
+# with the target.  A "#" makes ngx_http_parse_complex_uri read the target
+# again: the query then ends at the first "#" after the "?", and there is
+# none at all when a "#" comes first.  WIDE ignores the "#": the query as a
+# masker that does not parse fragments sees it, which masks a "#..." after
+# a token with it (more than the token, nothing of the rest of the line).
+# Empty list when there is none.
 sub query_span {
-    my $line = shift;
+    my ($line, $wide) = @_;
     return () unless $line =~ /^[A-Z_-]+ +/g;
     my $start = pos $line;
     my $end = index $line, ' ', $start;
     $end = length $line if $end < 0;
     my $q = index $line, '?', $start;
     return () if $q < 0 || $q >= $end;
-    my $h = index $line, '#', $start;
-    return () if $h >= 0 && $h < $q;
-    $h = index $line, '#', $q;
-    $end = $h if $h >= 0 && $h < $end;
+    if (!$wide) {
+        my $h = index $line, '#', $start;
+        return () if $h >= 0 && $h < $q;
+        $h = index $line, '#', $q;
+        $end = $h if $h >= 0 && $h < $end;
+    }
     return ($q + 1, $end - $q - 1);
 }
 
@@ -54,8 +61,8 @@ sub query_span {
 # (any case) at the start of the query or after "&", then "=", the value
 # up to the next "&".  Empty values are left out: they hold no secret.
 sub token_args {
-    my ($line, $names) = @_;
-    my ($qoff, $qlen) = query_span($line);
+    my ($line, $names, $wide) = @_;
+    my ($qoff, $qlen) = query_span($line, $wide);
     return [] unless defined $qoff && @$names;
     my $q = substr $line, $qoff, $qlen;
     my @out;
@@ -76,11 +83,12 @@ sub token_args {
     return \@out;
 }
 
-# masked_line(LINE, NAMES) -> the line with those values replaced by "***"
+# masked_line(LINE, NAMES [, WIDE]) -> the line with those values replaced
+# by "***"
 sub masked_line {
-    my ($line, $names) = @_;
+    my ($line, $names, $wide) = @_;
     my $out = $line;
-    for my $r (reverse @{ token_args($line, $names) }) {
+    for my $r (reverse @{ token_args($line, $names, $wide) }) {
         substr($out, $r->[0], $r->[1]) = '***';
     }
     return $out;
@@ -131,6 +139,9 @@ sub parse_error_line {
             # (nginx may have cut the line in one of the later fields)
             $e{request} = $1;
             $e{upstream} = $2;
+        } elsif ($rest =~ /^(.*)", (?:[a-z]+(?::(?: "[^"]*)?)?)?$/s) {
+            # cut in the name of a later field (", h")
+            $e{request} = $1;
         } else {
             # cut off by nginx before the closing quote
             $e{request} = $rest;
