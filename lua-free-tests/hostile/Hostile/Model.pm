@@ -139,8 +139,8 @@ sub parse_error_line {
             # (nginx may have cut the line in one of the later fields)
             $e{request} = $1;
             $e{upstream} = $2;
-        } elsif ($rest =~ /^(.*)", (?:[a-z]+(?::(?: "[^"]*)?)?)?$/s) {
-            # cut in the name of a later field (", h")
+        } elsif ($rest =~ /^(.*)",(?: (?:[a-z]+(?::(?: "[^"]*)?)?)?)?$/s) {
+            # cut at the start of a later field ('",', '", h')
             $e{request} = $1;
         } else {
             # cut off by nginx before the closing quote
