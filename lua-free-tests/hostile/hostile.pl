@@ -16,7 +16,7 @@
 #
 # Env: HOSTILE_PORT, HOSTILE_REDIS_PORT (seed); HOSTILE_SEED, HOSTILE_COUNT
 # (default 22000), HOSTILE_FAMILIES, HOSTILE_SKIP, HOSTILE_JOBS (connections
-# at once, default 4) (run); HOSTILE_RSS_SLACK_MB (check, default 320).
+# at once, default 4) (run); HOSTILE_RSS_SLACK_MB (check, default 384).
 use strict;
 use warnings;
 
@@ -798,7 +798,7 @@ sub cmd_check {
 
     # RSS: under ASan the quarantine (256 MB) holds freed memory, so the
     # bound is that and a margin, for each worker that lived through it
-    my $slack = ($ENV{HOSTILE_RSS_SLACK_MB} // 320) * 1024;
+    my $slack = ($ENV{HOSTILE_RSS_SLACK_MB} // 384) * 1024;
     for my $w (sort keys %{ $R->{rss1} }) {
         next unless exists $R->{rss0}{$w};
         fail('rss', "worker $w grew from $R->{rss0}{$w} kB to $R->{rss1}{$w} kB"
