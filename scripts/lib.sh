@@ -29,6 +29,16 @@ install_deps() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
+# The ASan+UBSan build of the module, in build/asan, shared by the suites
+# that load it (asan, faults, hostile): one set of flags, so that
+# scripts/build finds its tree current and only remakes what changed.
+build_asan() {
+    ROOMS_BUILD_DIR=$ROOT/build/asan \
+        ROOMS_CC_OPT="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+        ROOMS_LD_OPT="-fsanitize=address,undefined" \
+        "$ROOT/scripts/build"
+}
+
 free_port() {
     perl -MIO::Socket::INET -e \
         'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0",

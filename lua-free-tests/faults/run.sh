@@ -583,10 +583,7 @@ done
 now_ms; T_START=$NOW
 "$ROOT/scripts/build" >/dev/null || exit 1
 if [[ " $SCENARIOS " == *" 5 "* ]]; then
-    ROOMS_BUILD_DIR=$ROOT/build/asan \
-        ROOMS_CC_OPT="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-        ROOMS_LD_OPT="-fsanitize=address,undefined" \
-        "$ROOT/scripts/build" >/dev/null || exit 1
+    build_asan >/dev/null || exit 1
     ASAN_PRELOAD=$(gcc -print-file-name=libasan.so)
 fi
 
