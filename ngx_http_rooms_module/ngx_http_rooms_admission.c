@@ -253,50 +253,48 @@ ngx_http_rooms_admission_result(ngx_http_request_t *r,
 
 /*
  * The request line goes into every error log line about the request and
- * into $request: the values of the query arguments that may carry a token
- * are replaced by "***" there, all of them, whatever the request turns out
- * to be (the query itself, $args and $request_uri, is left as it is).
+ * into $request: before anything can refuse the request and log it, in
+ * the first phase of every request of the http block (one that reaches
+ * no rooms location may still carry a token), the values of the query
+ * arguments that may carry a token are replaced by "***" there, all of
+ * them (the query itself, $args and $request_uri, is left as it is).
  */
 
 static ngx_int_t
-ngx_http_rooms_admission_mask(ngx_http_request_t *r,
-    ngx_http_rooms_loc_conf_t *rlcf)
+ngx_http_rooms_admission_mask(ngx_http_request_t *r)
 {
-    u_char              *p;
-    size_t               len, masked;
-    ngx_str_t           *line;
-    ngx_http_request_t  *mr;
+    u_char                      *p;
+    size_t                       len, masked;
+    ngx_str_t                   *line;
+    ngx_http_rooms_main_conf_t  *rmcf;
 
-    /* a subrequest's line is its main request's, whose query it asks about */
-
-    mr = r->main;
-    line = &mr->request_line;
-
-    if (mr->args_start == NULL && mr->args.len == 0) {
+    if (r->args_start == NULL && r->args.len == 0) {
         /* no '?' in the request line */
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_rooms_module);
+    line = &r->request_line;
+
     len = rooms_mask_line(NULL, (char *) line->data, line->len,
-                          rlcf->mask, rlcf->nmask, &masked);
+                          rmcf->mask->elts, rmcf->mask->nelts, &masked);
 
     if (masked == 0) {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
-        return NGX_ERROR;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     (void) rooms_mask_line((char *) p, (char *) line->data, line->len,
-                           rlcf->mask, rlcf->nmask, NULL);
+                           rmcf->mask->elts, rmcf->mask->nelts, NULL);
 
     line->data = p;
     line->len = len;
-    r->request_line = *line;
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -574,12 +572,6 @@ ngx_http_rooms_admission_start(ngx_http_request_t *r,
     ngx_http_rooms_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
-
-    /* before anything can refuse the request and log it */
-
-    if (ngx_http_rooms_admission_mask(r, rlcf) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     if (ngx_http_rooms_value(r, rlcf->admission, &ctx->room_id) != NGX_OK) {
         return NGX_ERROR;
@@ -895,10 +887,21 @@ ngx_http_rooms_admission_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 ngx_int_t
 ngx_http_rooms_admission_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt         *h;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_rooms_main_conf_t  *rmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+
+    if (rmcf->used) {
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_rooms_admission_mask;
+    }
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {

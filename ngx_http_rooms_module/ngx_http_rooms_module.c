@@ -31,6 +31,8 @@ static char *ngx_http_rooms_merge_srv_conf(ngx_conf_t *cf, void *parent,
 static void *ngx_http_rooms_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_rooms_mask_add(ngx_conf_t *cf,
+    rooms_mask_name_t *name);
 static char *ngx_http_rooms_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rooms_access_key(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -52,6 +54,9 @@ static ngx_int_t ngx_http_rooms_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_rooms_init_process(ngx_cycle_t *cycle);
 static void ngx_http_rooms_exit_process(ngx_cycle_t *cycle);
 
+
+static rooms_mask_name_t  ngx_http_rooms_access_token =
+    { "access_token", sizeof("access_token") - 1 };
 
 static ngx_conf_post_t  ngx_http_rooms_token_cache_post =
     { ngx_http_rooms_token_cache_check };
@@ -220,6 +225,10 @@ ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(rmcf->token_cache, 65536);
 
+    if (ngx_http_rooms_mask_add(cf, &ngx_http_rooms_access_token) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (rmcf->resource.data == NULL) {
         ngx_str_set(&rmcf->resource, "00000000-0000-4000-8000-000000000000");
     }
@@ -348,7 +357,7 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->roles = prev->roles;
     }
 
-    /* the query arguments that may carry a token, masked in logs */
+    /* the query arguments that may carry a token */
 
     conf->mask[0].data = "access_token";
     conf->mask[0].len = sizeof("access_token") - 1;
@@ -358,6 +367,10 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->mask[1].data = (char *) conf->token->arg.data;
         conf->mask[1].len = conf->token->arg.len;
         conf->nmask = 2;
+
+        if (ngx_http_rooms_mask_add(cf, &conf->mask[1]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (conf->admission != NULL) {
@@ -373,6 +386,51 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The names of the query arguments masked in every request line of the
+ * http block (a request that reaches no rooms location may still carry a
+ * token): access_token, and each NAME of a "rooms_token $arg_NAME"
+ */
+
+static ngx_int_t
+ngx_http_rooms_mask_add(ngx_conf_t *cf, rooms_mask_name_t *name)
+{
+    ngx_uint_t                   i;
+    rooms_mask_name_t           *m;
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+
+    if (rmcf->mask == NULL) {
+        rmcf->mask = ngx_array_create(cf->pool, 2, sizeof(rooms_mask_name_t));
+        if (rmcf->mask == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    m = rmcf->mask->elts;
+
+    for (i = 0; i < rmcf->mask->nelts; i++) {
+        if (m[i].len == name->len
+            && ngx_strncasecmp((u_char *) m[i].data, (u_char *) name->data,
+                               name->len)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    m = ngx_array_push(rmcf->mask);
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    *m = *name;
+
+    return NGX_OK;
 }
 
 

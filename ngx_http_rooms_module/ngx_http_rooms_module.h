@@ -43,6 +43,7 @@ typedef struct {
     ngx_str_t                     channel;     /* pub/sub of changes */
     ngx_shm_zone_t               *cache_zone;  /* NULL: no rooms_cache */
     ngx_uint_t                    token_cache; /* entries, per worker */
+    ngx_array_t                  *mask;        /* of rooms_mask_name_t */
     ngx_flag_t                    used;        /* some location needs it */
 } ngx_http_rooms_main_conf_t;
 
@@ -72,7 +73,7 @@ typedef struct {
     ngx_flag_t                    roles_set;
     ngx_flag_t                    cache;
     ngx_flag_t                    token_forward;
-    rooms_mask_name_t             mask[2];     /* query arguments to mask */
+    rooms_mask_name_t             mask[2];     /* its token arguments */
     ngx_uint_t                    nmask;
 } ngx_http_rooms_loc_conf_t;
 

@@ -1022,7 +1022,7 @@ my $m = RoomsTest::token(sub => $::MALLORY);
 
 
 
-=== TEST 41: rooms_token $arg_t: the t argument is masked too; other rooms_token sources leave other arguments alone
+=== TEST 41: rooms_token $arg_t: the t argument is masked too, in every request line of the http block (one that goes elsewhere may carry a token too)
 --- log_level: info
 --- config
     location = /byarg {
@@ -1051,7 +1051,7 @@ my $t = RoomsTest::token(sub => $::ALICE);
 --- response_headers eval
 ["X-Rooms-Request: GET /byarg?room=1234567890123456&t=***&t2=keep HTTP/1.1",
  "X-Rooms-Request: GET /byarg?room=1234567890123456&t=*** HTTP/1.1",
- "X-Rooms-Request: GET /byheader?room=1234567890123456&t=keep&access_token=*** HTTP/1.1"]
+ "X-Rooms-Request: GET /byheader?room=1234567890123456&t=***&access_token=*** HTTP/1.1"]
 --- no_error_log
 [error]
 

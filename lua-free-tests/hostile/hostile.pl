@@ -33,8 +33,8 @@ use Time::HiRes qw(time sleep);
 
 use Hostile::Http;
 use Hostile::Gen;
-use Hostile::Model qw(masked_line token_args log_escape parse_access
-                      parse_error_line LOCATIONS ADMISSION);
+use Hostile::Model qw(masked_line token_args log_escape parse_access MASKED
+                      parse_error_line ADMISSION);
 
 $| = 1;
 my $JSON = JSON::PP->new->canonical;
@@ -649,45 +649,46 @@ sub cmd_check {
 
         #------------------------------------------------------------------
         # the access log: $request is the line as sent, with exactly the
-        # token values of this location's sources replaced by "***" once
-        # the module has decided (set a deny reason or a user)
+        # token values replaced by "***": the module masks the token names
+        # of every location in every request line of the http block, in
+        # its first phase (README, rooms_token), so only a request that
+        # nginx finished before that phase keeps them
         #------------------------------------------------------------------
         next unless $a;
         fail('log', scalar(@{ $acc{$hid} }) . ' access log lines for one request', $r)
             if @{ $acc{$hid} } > 1;
         my $loc = $a->{loc};
-        my $names = ADMISSION->{$loc} ? LOCATIONS->{$loc} : [];
-        my $decided = $a->{deny} ne '' || $a->{user} ne '';
+        my $names = MASKED;
         my $ranges = token_args($r->{line}, $names);
         my @vals = map { substr $r->{line}, $_->[0], $_->[1] } @$ranges;
-        my $expect = $decided ? masked_line($r->{line}, $names) : $r->{line};
+        my $expect = masked_line($r->{line}, $names);
         # or the query read past a '#' (Model.pm, query_span)
-        my $wide = $decided ? masked_line($r->{line}, $names, 1) : $r->{line};
+        my $wide = masked_line($r->{line}, $names, 1);
+        my $got = $a->{request};
+        # what nginx refuses while it reads the request, before its first
+        # phase: a bad request, TRACE, a line or headers too long, an
+        # unsupported transfer coding or HTTP version
+        my $early = @vals && $got eq $r->{line}
+                    && $a->{status} =~ /^(?:400|405|414|494|501|505)$/;
         $r->{expect_line} = $expect;
         $r->{expect_wide} = $wide;
-        $r->{vals} = $decided ? \@vals : [];
-        $masked_checked++ if $decided && @vals;
-        if ($decided) {
-            $mustmask{$_} //= $r for grep { length >= 8 } @vals;
-        } else {
+        $r->{vals} = $early ? [] : \@vals;
+        $masked_checked++ if !$early && @vals;
+        if ($early) {
             $mayshow{$_} = 1 for @vals;
-        }
-        # elsewhere every value may show
-        if (!@$names) {
-            $mayshow{$_} = 1 for map { substr $r->{line}, $_->[0], $_->[1] }
-                                 @{ token_args($r->{line}, [qw(access_token t)]) };
+        } else {
+            $mustmask{$_} //= $r for grep { length >= 8 } @vals;
         }
 
-        my $got = $a->{request};
         $lines_compared++;
         if ($got eq $expect || $got eq $wide) {
             # as it should be
         } elsif ($loc eq 'none' && $a->{status} =~ /^(?:400|414|494)$/
                  && ($got eq '' || index("$r->{line}\r\n", $got) == 0)) {
             # refused while reading the line: nginx logs what it had
-        } elsif (!$decided && @vals) {
+        } elsif ($early) {
             note('early', "access log shows the query token: nginx finished the request"
-                          . " ($a->{status}) before the access phase", $r);
+                          . " ($a->{status}) before its first phase", $r);
         } elsif (@vals && partly_masked($r->{line}, $ranges, $got)) {
             fail('mask', 'access log $request shows the token: "'
                          . Hostile::Http::printable($got, 240) . '"', $r);
@@ -740,9 +741,9 @@ sub cmd_check {
             my $same = grep { $e->{cut} ? index($_, $got) == 0 : $got eq $_ }
                        $r->{expect_line}, $r->{expect_wide};
             next if $same;
-            if (@{ $r->{vals} } && partly_masked($r->{line}, token_args($r->{line},
-                                                   LOCATIONS->{ $acc{$hid}[0]{loc} }), $got,
-                                              $e->{cut})) {
+            if (@{ $r->{vals} } && partly_masked($r->{line},
+                                                 token_args($r->{line}, MASKED),
+                                                 $got, $e->{cut})) {
                 fail('mask', 'error.log shows the request line unmasked: '
                              . Hostile::Http::printable($e->{line}, 300), $r)
                     if once_per($r, 'mask');

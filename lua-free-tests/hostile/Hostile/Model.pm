@@ -12,7 +12,7 @@ use warnings;
 
 use Exporter 'import';
 our @EXPORT_OK = qw(query_span token_args masked_line log_escape log_unescape
-                    parse_access parse_error_line LOCATIONS ADMISSION);
+                    parse_access parse_error_line LOCATIONS ADMISSION MASKED);
 
 # the locations of nginx.conf.in: name -> the query arguments whose values
 # the module masks there (README, rooms_token): access_token wherever
@@ -28,6 +28,11 @@ use constant LOCATIONS => {
     none   => [],
 };
 use constant ADMISSION => { map { $_ => 1 } qw(media cmedia pub targ ck) };
+
+# what the module masks in every request line of the http block, in its
+# first phase: access_token, and the NAME of every "rooms_token $arg_NAME"
+# of the configuration (t, of targ)
+use constant MASKED => ['access_token', 't'];
 
 # query_span(LINE [, WIDE]) -> (offset, length) of the query ($args) in a
 # request line as nginx 1.22 parses it: the target starts after the method
