@@ -18,6 +18,7 @@
 #include "ngx_http_rooms_admission.h"
 #include "ngx_http_rooms_response.h"
 #include "ngx_http_rooms_store.h"
+#include "ngx_http_rooms_sessions.h"
 #include "ngx_http_rooms_tokens.h"
 #include "rooms_id.h"
 #include "rooms_mask.h"
@@ -182,9 +183,24 @@ ngx_http_rooms_admission_result(ngx_http_request_t *r,
 {
     u_char            room[3 * NGX_HTTP_ROOMS_LOG_ROOM_MAX];
     size_t            len;
+    ngx_int_t         rc;
     ngx_str_t         logged;
     ngx_uint_t        level;
     ngx_table_elt_t  *h;
+
+    /* rooms_session: admitted, the session takes a seat (AGAIN: waits) */
+
+    if (ctx->status == NGX_OK && ctx->session == NULL) {
+        rc = ngx_http_rooms_sessions_admit(r, ctx);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     if (ctx->status == NGX_OK) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -489,6 +505,7 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
         *claim = t->room;
         *memo = &t->memo;
         ctx->iat = t->iat;
+        ctx->exp = t->exp;
         ctx->has_iat = t->has_iat;
         ngx_memcpy(ctx->user, t->user, NGX_HTTP_ROOMS_DIGEST_LEN);
 
@@ -509,6 +526,7 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     ngx_memcpy(claim->data, claims.room, claim->len);
 
     ctx->iat = claims.iat;
+    ctx->exp = claims.exp;
     ctx->has_iat = claims.has_iat;
     ctx->cached = 0;
 
@@ -802,6 +820,12 @@ ngx_http_rooms_admission_header_filter(ngx_http_request_t *r)
         break;
 
     case NGX_HTTP_FORBIDDEN:
+        if (ctx->reason == ngx_http_rooms_reason_full) {
+            code = "RoomFull";
+            message = "The room is full.";
+            break;
+        }
+
         code = "Forbidden";
         message = "Not admitted to this room.";
         break;

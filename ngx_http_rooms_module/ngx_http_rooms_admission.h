@@ -47,9 +47,13 @@ typedef struct {
     uint64_t                    room;       /* room_id's value */
     u_char                      user[NGX_HTTP_ROOMS_DIGEST_LEN];
     int64_t                     iat;
+    int64_t                     exp;          /* the token's, seconds */
     ngx_http_rooms_snap_t       snap;
     ngx_int_t                   uri_changes;  /* when refused */
     ngx_str_t                   json;         /* the refusal's body */
+
+    /* a live session (rooms_session): ngx_http_rooms_sessions.c's */
+    struct ngx_http_rooms_session_s  *session;
 
     unsigned                    has_iat:1;
     unsigned                    cached:1;     /* the cache is used */

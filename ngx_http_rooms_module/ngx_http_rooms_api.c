@@ -16,6 +16,7 @@
 #include "ngx_http_rooms_api.h"
 #include "ngx_http_rooms_response.h"
 #include "ngx_http_rooms_rooms.h"
+#include "ngx_http_rooms_sessions_api.h"
 #include "ngx_http_rooms_identity.h"
 #include "rooms_b64.h"
 #include "rooms_hmac.h"
@@ -355,6 +356,12 @@ ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body, size_t len)
     if (uri->len >= 6 && ngx_strncmp(uri->data, "/rooms", 6) == 0
         && (uri->len == 6 || uri->data[6] == '/'))
     {
+        /* "/rooms/{roomId}/sessions[/{rawId}]": live sessions */
+
+        if (ngx_http_rooms_sessions_api_path(uri)) {
+            return ngx_http_rooms_sessions_api_route(r);
+        }
+
         return ngx_http_rooms_rooms_route(r, body, len);
     }
 

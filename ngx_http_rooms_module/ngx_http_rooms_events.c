@@ -24,8 +24,17 @@ static void ngx_http_rooms_events_message(void *data,
 static void ngx_http_rooms_events_resync(ngx_event_t *ev);
 
 
-static ngx_str_t    ngx_http_rooms_channel;
-static ngx_event_t  ngx_http_rooms_resync_ev;
+static ngx_str_t                ngx_http_rooms_channel;
+static ngx_event_t              ngx_http_rooms_resync_ev;
+static ngx_http_rooms_event_pt  ngx_http_rooms_listener;
+static uint64_t                 ngx_http_rooms_last_seq;  /* 0: unknown */
+
+
+void
+ngx_http_rooms_events_listen(ngx_http_rooms_event_pt handler)
+{
+    ngx_http_rooms_listener = handler;
+}
 
 
 ngx_int_t
@@ -36,6 +45,7 @@ ngx_http_rooms_events_init_process(ngx_cycle_t *cycle)
     rmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_rooms_module);
 
     ngx_memzero(&ngx_http_rooms_resync_ev, sizeof(ngx_event_t));
+    ngx_http_rooms_last_seq = 0;
 
     if (rmcf == NULL || rmcf->redis == NULL) {
         return NGX_OK;
@@ -47,9 +57,9 @@ ngx_http_rooms_events_init_process(ngx_cycle_t *cycle)
     ngx_http_rooms_resync_ev.log = cycle->log;
     ngx_http_rooms_resync_ev.cancelable = 1;
 
-    /* only a cache needs to hear of other gateways' changes */
+    /* only a cache and live sessions need to hear of others' changes */
 
-    if (!ngx_http_rooms_cache_enabled()) {
+    if (!ngx_http_rooms_cache_enabled() && ngx_http_rooms_listener == NULL) {
         return NGX_OK;
     }
 
@@ -108,18 +118,90 @@ ngx_http_rooms_events_user(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
 }
 
 
+/* "k <roomId> <rawId> <t>", "x <roomId> <rawId> <t>" */
+
+static ngx_int_t
+ngx_http_rooms_events_seat(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    u_char kind, ngx_str_t *room, ngx_str_t *user, int64_t t)
+{
+    u_char     *p;
+    ngx_str_t   id;
+
+    id.data = ngx_pnalloc(pool, room->len + user->len + 2 + NGX_INT64_LEN);
+    if (id.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(id.data, "%V %V %L", room, user, t);
+    id.len = p - id.data;
+
+    return ngx_http_rooms_events_publish(b, pool, kind, &id);
+}
+
+
+ngx_int_t
+ngx_http_rooms_events_kick(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room, ngx_str_t *user, int64_t t)
+{
+    return ngx_http_rooms_events_seat(b, pool, 'k', room, user, t);
+}
+
+
+ngx_int_t
+ngx_http_rooms_events_replace(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room, ngx_str_t *user, int64_t t)
+{
+    return ngx_http_rooms_events_seat(b, pool, 'x', room, user, t);
+}
+
+
 /* listening */
 
 
-/* "SEQ r <roomId>" or "SEQ u <rawId>" */
+/* "<roomId> <rawId> <t>" of a seat event */
+
+static ngx_int_t
+ngx_http_rooms_events_seat_parse(ngx_str_t *id, uint64_t *room,
+    ngx_str_t *user, int64_t *t)
+{
+    u_char  *p, *q, *last;
+
+    last = id->data + id->len;
+    p = ngx_strlchr(id->data, last, ' ');
+
+    if (p == NULL
+        || rooms_id_parse((char *) id->data, p - id->data, room)
+           != ROOMS_ID_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p++;
+    q = ngx_strlchr(p, last, ' ');
+
+    if (q == NULL || q == p
+        || rooms_time_parse_int((char *) q + 1, last - q - 1, t) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    user->data = p;
+    user->len = q - p;
+
+    return NGX_OK;
+}
+
+
+/* "SEQ r <roomId>", "SEQ u <rawId>", "SEQ k ...", "SEQ x ..." */
 
 static void
 ngx_http_rooms_events_apply(ngx_str_t *msg)
 {
-    u_char     *p, *last, user[NGX_HTTP_ROOMS_DIGEST_LEN];
-    int64_t     seq;
-    uint64_t    room;
-    ngx_str_t   id;
+    u_char                  *p, *last, user[NGX_HTTP_ROOMS_DIGEST_LEN];
+    int64_t                  seq, t;
+    uint64_t                 room;
+    ngx_str_t                id, raw;
+    ngx_http_rooms_event_e   kind;
 
     last = msg->data + msg->len;
     p = ngx_strlchr(msg->data, last, ' ');
@@ -142,11 +224,34 @@ ngx_http_rooms_events_apply(ngx_str_t *msg)
         }
 
         ngx_http_rooms_cache_invalidate_room(room);
+
+        kind = NGX_HTTP_ROOMS_EVENT_ROOM;
+        ngx_str_null(&raw);
+        t = 0;
         break;
 
     case 'u':
         ngx_http_rooms_user_digest(&id, user);
         ngx_http_rooms_cache_invalidate_user(user);
+
+        kind = NGX_HTTP_ROOMS_EVENT_USER;
+        raw = id;
+        room = 0;
+        t = 0;
+        break;
+
+    case 'k':
+    case 'x':
+        /* seats only: nothing the cache holds */
+
+        if (ngx_http_rooms_events_seat_parse(&id, &room, &raw, &t)
+            != NGX_OK)
+        {
+            goto invalid;
+        }
+
+        kind = (p[1] == 'k') ? NGX_HTTP_ROOMS_EVENT_KICK
+                             : NGX_HTTP_ROOMS_EVENT_REPLACE;
         break;
 
     default:
@@ -154,6 +259,30 @@ ngx_http_rooms_events_apply(ngx_str_t *msg)
     }
 
     ngx_http_rooms_cache_applied((uint64_t) seq);
+
+    if (ngx_http_rooms_listener == NULL) {
+        return;
+    }
+
+    /* a gap in this worker's numbers: some change may have been missed */
+
+    if (ngx_http_rooms_last_seq != 0
+        && (uint64_t) seq != ngx_http_rooms_last_seq + 1
+        && (uint64_t) seq > ngx_http_rooms_last_seq)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "rooms events: event %L after %uL, every live "
+                      "session is checked again", seq,
+                      ngx_http_rooms_last_seq);
+
+        ngx_http_rooms_last_seq = (uint64_t) seq;
+        ngx_http_rooms_listener(NGX_HTTP_ROOMS_EVENT_MISSED, 0, NULL, 0);
+
+    } else {
+        ngx_http_rooms_last_seq = (uint64_t) seq;
+    }
+
+    ngx_http_rooms_listener(kind, room, &raw, t);
 
     return;
 
@@ -165,6 +294,10 @@ invalid:
                   "rooms cache: unknown event \"%V\", cache flushed", msg);
 
     ngx_http_rooms_cache_flush();
+
+    if (ngx_http_rooms_listener != NULL) {
+        ngx_http_rooms_listener(NGX_HTTP_ROOMS_EVENT_MISSED, 0, NULL, 0);
+    }
 }
 
 
@@ -241,7 +374,18 @@ ngx_http_rooms_events_message(void *data, ngx_http_rooms_sub_event_e event,
             ngx_del_timer(&ngx_http_rooms_resync_ev);
         }
 
-        ngx_http_rooms_events_resync(&ngx_http_rooms_resync_ev);
+        if (ngx_http_rooms_cache_enabled()) {
+            ngx_http_rooms_events_resync(&ngx_http_rooms_resync_ev);
+        }
+
+        /* whatever changed while down is read again, now that it is up */
+
+        ngx_http_rooms_last_seq = 0;
+
+        if (ngx_http_rooms_listener != NULL) {
+            ngx_http_rooms_listener(NGX_HTTP_ROOMS_EVENT_MISSED, 0, NULL, 0);
+        }
+
         break;
 
     case NGX_HTTP_ROOMS_SUB_DOWN:

@@ -7,6 +7,12 @@
  * "u <rawId>"), and every worker of a gateway with a cache zone listens
  * and invalidates what the change touches.  After a (re)subscription the
  * events missed are told by the numbers: a gap flushes the zone.
+ *
+ * Live sessions listen too (ngx_http_rooms_events_listen()): to every
+ * change, to the kinds only they care about ("k <roomId> <rawId> <t>" a
+ * user's seat taken away, "x <roomId> <rawId> <t>" a user's older
+ * sessions replaced), and to what may have been missed: a
+ * (re)subscription, a gap in this worker's numbers.
  */
 
 
@@ -21,6 +27,22 @@
 #include "ngx_http_rooms_redis.h"
 
 
+typedef enum {
+    NGX_HTTP_ROOMS_EVENT_ROOM = 0,   /* a room changed: room */
+    NGX_HTTP_ROOMS_EVENT_USER,       /* a user changed: user */
+    NGX_HTTP_ROOMS_EVENT_KICK,       /* room, user, t: seat taken away */
+    NGX_HTTP_ROOMS_EVENT_REPLACE,    /* room, user, t: a newer session */
+    NGX_HTTP_ROOMS_EVENT_MISSED      /* (re)subscribed, or a gap */
+} ngx_http_rooms_event_e;
+
+/* room is 0 and user empty where the kind has none; t in µs */
+typedef void (*ngx_http_rooms_event_pt)(ngx_http_rooms_event_e kind,
+    uint64_t room, ngx_str_t *user, int64_t t);
+
+
+/* one listener per worker, set before events' init_process */
+void ngx_http_rooms_events_listen(ngx_http_rooms_event_pt handler);
+
 ngx_int_t ngx_http_rooms_events_init_process(ngx_cycle_t *cycle);
 void ngx_http_rooms_events_exit_process(ngx_cycle_t *cycle);
 
@@ -29,6 +51,12 @@ ngx_int_t ngx_http_rooms_events_room(ngx_http_rooms_batch_t *b,
     ngx_pool_t *pool, ngx_str_t *room);
 ngx_int_t ngx_http_rooms_events_user(ngx_http_rooms_batch_t *b,
     ngx_pool_t *pool, ngx_str_t *user);
+
+/* appends the event of a seat taken away, of older sessions replaced */
+ngx_int_t ngx_http_rooms_events_kick(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *user, int64_t t);
+ngx_int_t ngx_http_rooms_events_replace(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *user, int64_t t);
 
 
 #endif /* _NGX_HTTP_ROOMS_EVENTS_H_INCLUDED_ */

@@ -19,6 +19,7 @@
 #include "ngx_http_rooms_cache.h"
 #include "ngx_http_rooms_tokens.h"
 #include "ngx_http_rooms_admission.h"
+#include "ngx_http_rooms_sessions.h"
 #include "ngx_http_rooms_variables.h"
 #include "ngx_http_rooms_api.h"
 #include "rooms_b64.h"
@@ -155,6 +156,50 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
       0,
       NULL },
 
+    /* live sessions */
+
+    { ngx_string("rooms_session"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rooms_loc_conf_t, session),
+      NULL },
+
+    { ngx_string("rooms_max_participants"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_sessions_max_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, max_participants),
+      NULL },
+
+    { ngx_string("rooms_duplicate_session"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_sessions_duplicate_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rooms_loc_conf_t, duplicate),
+      NULL },
+
+    { ngx_string("rooms_session_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_sessions_lease_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, lease),
+      NULL },
+
+    { ngx_string("rooms_session_expire"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_rooms_loc_conf_t, session_expire),
+      NULL },
+
+    { ngx_string("rooms_gateway_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_sessions_gateway_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, gateway),
+      NULL },
+
       ngx_null_command
 };
 
@@ -201,6 +246,8 @@ ngx_http_rooms_create_main_conf(ngx_conf_t *cf)
     }
 
     rmcf->token_cache = NGX_CONF_UNSET_UINT;
+    rmcf->max_participants = NGX_CONF_UNSET_UINT;
+    rmcf->lease = NGX_CONF_UNSET_MSEC;
 
     /*
      * set by ngx_pcalloc():
@@ -209,6 +256,8 @@ ngx_http_rooms_create_main_conf(ngx_conf_t *cf)
      *     rmcf->scripts = NULL;
      *     rmcf->resource = { 0, NULL };
      *     rmcf->used = 0;
+     *     rmcf->gateway = { 0, NULL };
+     *     rmcf->sessions = 0;
      */
 
     return rmcf;
@@ -224,6 +273,16 @@ ngx_http_rooms_init_main_conf(ngx_conf_t *cf, void *conf)
     size_t  i;
 
     ngx_conf_init_uint_value(rmcf->token_cache, 65536);
+    ngx_conf_init_uint_value(rmcf->max_participants, 350);
+    ngx_conf_init_msec_value(rmcf->lease, 30000);
+
+    if (rmcf->gateway.data == NULL) {
+        if (ngx_http_rooms_sessions_gateway_default(cf, &rmcf->gateway)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (ngx_http_rooms_mask_add(cf, &ngx_http_rooms_access_token) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -332,6 +391,9 @@ ngx_http_rooms_create_loc_conf(ngx_conf_t *cf)
     rlcf->roles_set = NGX_CONF_UNSET;
     rlcf->cache = NGX_CONF_UNSET;
     rlcf->token_forward = NGX_CONF_UNSET;
+    rlcf->session = NGX_CONF_UNSET;
+    rlcf->duplicate = NGX_CONF_UNSET_UINT;
+    rlcf->session_expire = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -343,7 +405,8 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_rooms_loc_conf_t *prev = parent;
     ngx_http_rooms_loc_conf_t *conf = child;
 
-    ngx_http_rooms_srv_conf_t  *rscf;
+    ngx_http_rooms_srv_conf_t   *rscf;
+    ngx_http_rooms_main_conf_t  *rmcf;
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
@@ -351,6 +414,10 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
     ngx_conf_merge_value(conf->cache, prev->cache, 0);
     ngx_conf_merge_value(conf->token_forward, prev->token_forward, 1);
+    ngx_conf_merge_value(conf->session, prev->session, 0);
+    ngx_conf_merge_uint_value(conf->duplicate, prev->duplicate,
+                              NGX_HTTP_ROOMS_SEAT_REPLACE);
+    ngx_conf_merge_value(conf->session_expire, prev->session_expire, 1);
 
     if (conf->roles_set == NGX_CONF_UNSET) {
         conf->roles_set = prev->roles_set;
@@ -382,6 +449,12 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                "\"rooms_token_keys\" in its server or in "
                                "the http block");
             return NGX_CONF_ERROR;
+        }
+
+        if (conf->session) {
+            rmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                      ngx_http_rooms_module);
+            rmcf->sessions = 1;
         }
     }
 
@@ -827,6 +900,7 @@ ngx_http_rooms_init_process(ngx_cycle_t *cycle)
     if (ngx_http_rooms_cache_init_process(cycle) != NGX_OK
         || ngx_http_rooms_tokens_init_process(cycle) != NGX_OK
         || ngx_http_rooms_redis_init_process(cycle) != NGX_OK
+        || ngx_http_rooms_sessions_init_process(cycle) != NGX_OK
         || ngx_http_rooms_events_init_process(cycle) != NGX_OK)
     {
         return NGX_ERROR;
@@ -839,6 +913,7 @@ ngx_http_rooms_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_rooms_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_rooms_sessions_exit_process(cycle);
     ngx_http_rooms_events_exit_process(cycle);
     ngx_http_rooms_redis_exit_process(cycle);
     ngx_http_rooms_tokens_exit_process(cycle);

@@ -6,8 +6,9 @@
  * concern has its own header: ngx_http_rooms_redis.h (the Redis adapter),
  * _store.h (the data model), _events.h (changes between gateways),
  * _cache.h (the admission cache), _tokens.h (verified tokens),
- * _admission.h, _variables.h, _api.h, _rooms.h, _identity.h and
- * _response.h (the management API).
+ * _admission.h, _sessions.h (live sessions), _variables.h, _api.h,
+ * _rooms.h, _identity.h, _sessions_api.h and _response.h (the management
+ * API).
  */
 
 
@@ -45,6 +46,12 @@ typedef struct {
     ngx_uint_t                    token_cache; /* entries, per worker */
     ngx_array_t                  *mask;        /* of rooms_mask_name_t */
     ngx_flag_t                    used;        /* some location needs it */
+
+    /* live sessions (ngx_http_rooms_sessions.c) */
+    ngx_uint_t                    max_participants;
+    ngx_msec_t                    lease;
+    ngx_str_t                     gateway;
+    ngx_flag_t                    sessions;    /* some location tracks */
 } ngx_http_rooms_main_conf_t;
 
 
@@ -75,6 +82,11 @@ typedef struct {
     ngx_flag_t                    token_forward;
     rooms_mask_name_t             mask[2];     /* its token arguments */
     ngx_uint_t                    nmask;
+
+    /* live sessions (ngx_http_rooms_sessions.c) */
+    ngx_flag_t                    session;
+    ngx_uint_t                    duplicate;   /* NGX_HTTP_ROOMS_SEAT_* */
+    ngx_flag_t                    session_expire;
 } ngx_http_rooms_loc_conf_t;
 
 

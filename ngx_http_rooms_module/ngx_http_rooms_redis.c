@@ -115,6 +115,7 @@ static ngx_http_rooms_sub_t         ngx_http_rooms_sub;
 static ngx_http_rooms_redis_conf_t *ngx_http_rooms_rcf;
 static ngx_array_t                 *ngx_http_rooms_scripts;
 static ngx_uint_t                   ngx_http_rooms_exiting;
+static ngx_uint_t                   ngx_http_rooms_kept;
 
 
 /* configuration */
@@ -298,6 +299,7 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
     ngx_http_rooms_rcf = NULL;
     ngx_http_rooms_nconns = 0;
     ngx_http_rooms_exiting = 0;
+    ngx_http_rooms_kept = 0;
     ngx_memzero(&ngx_http_rooms_sub, sizeof(ngx_http_rooms_sub_t));
 
     if (rmcf == NULL || rmcf->redis == NULL) {
@@ -341,6 +343,13 @@ ngx_http_rooms_redis_subscribe(ngx_str_t *channel,
     ngx_http_rooms_redis_connect(&ngx_http_rooms_sub.conn);
 
     return NGX_OK;
+}
+
+
+void
+ngx_http_rooms_redis_keep(ngx_uint_t on)
+{
+    ngx_http_rooms_kept = on;
 }
 
 
@@ -810,7 +819,9 @@ ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn)
     conn->ready = 0;
     conn->generation++;
 
-    if (ngx_http_rooms_exiting || ngx_terminate || ngx_exiting) {
+    if (ngx_http_rooms_exiting || ngx_terminate
+        || (ngx_exiting && !ngx_http_rooms_kept))
+    {
         return;
     }
 

@@ -116,5 +116,13 @@ void ngx_http_rooms_redis_fire(ngx_log_t *log, ngx_uint_t argc,
 ngx_int_t ngx_http_rooms_redis_subscribe(ngx_str_t *channel,
     ngx_http_rooms_redis_message_pt handler, void *data);
 
+/*
+ * An exiting worker (nginx -s reload, -s quit) stops reopening lost
+ * connections, unless kept: while on, its connections and its
+ * subscription are reopened as before, for the live sessions it still
+ * serves until the last one ends.  Off by default.
+ */
+void ngx_http_rooms_redis_keep(ngx_uint_t on);
+
 
 #endif /* _NGX_HTTP_ROOMS_REDIS_H_INCLUDED_ */

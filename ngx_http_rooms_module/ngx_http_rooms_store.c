@@ -28,6 +28,13 @@ typedef enum {
     NGX_HTTP_ROOMS_SCRIPT_PARTICIPANTS,
     NGX_HTTP_ROOMS_SCRIPT_REVOKE,
     NGX_HTTP_ROOMS_SCRIPT_PUBLISH,
+    NGX_HTTP_ROOMS_SCRIPT_SEAT,
+    NGX_HTTP_ROOMS_SCRIPT_RELEASE,
+    NGX_HTTP_ROOMS_SCRIPT_RENEW,
+    NGX_HTTP_ROOMS_SCRIPT_RESTORE,
+    NGX_HTTP_ROOMS_SCRIPT_CHECK,
+    NGX_HTTP_ROOMS_SCRIPT_KICK,
+    NGX_HTTP_ROOMS_SCRIPT_SESSIONS,
     NGX_HTTP_ROOMS_SCRIPTS
 } ngx_http_rooms_script_e;
 
@@ -37,7 +44,14 @@ static ngx_str_t  ngx_http_rooms_lua[] = {
     ngx_string(ngx_http_rooms_lua_update),
     ngx_string(ngx_http_rooms_lua_participants),
     ngx_string(ngx_http_rooms_lua_revoke),
-    ngx_string(ngx_http_rooms_lua_publish)
+    ngx_string(ngx_http_rooms_lua_publish),
+    ngx_string(ngx_http_rooms_lua_seat),
+    ngx_string(ngx_http_rooms_lua_release),
+    ngx_string(ngx_http_rooms_lua_renew),
+    ngx_string(ngx_http_rooms_lua_restore),
+    ngx_string(ngx_http_rooms_lua_check),
+    ngx_string(ngx_http_rooms_lua_kick),
+    ngx_string(ngx_http_rooms_lua_sessions)
 };
 
 /* the adapter's index of each script */
@@ -467,13 +481,15 @@ ngx_http_rooms_store_room_delete(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
 {
     ngx_http_rooms_argv_t  a;
 
-    if (ngx_http_rooms_argv_init(&a, pool, 3) != NGX_OK) {
+    if (ngx_http_rooms_argv_init(&a, pool, 5) != NGX_OK) {
         return NGX_ERROR;
     }
 
     ngx_http_rooms_argv_lit(&a, "DEL");
     ngx_http_rooms_key_room(&a, id, "");
     ngx_http_rooms_key_room(&a, id, ":p");
+    ngx_http_rooms_key_room(&a, id, ":g");
+    ngx_http_rooms_key_room(&a, id, ":s");
 
     if (ngx_http_rooms_store_append(b, &a) != NGX_OK) {
         return NGX_ERROR;
@@ -940,4 +956,401 @@ ngx_http_rooms_store_event_seq(ngx_http_rooms_batch_t *b)
     ngx_str_set(&argv[1], NGX_HTTP_ROOMS_KEY_SEQ);
 
     return ngx_http_rooms_redis_append(b, 2, argv);
+}
+
+
+/* live sessions: seats, holders and their leases, all in the room's slot */
+
+
+#define ngx_http_rooms_key_seats(a, room)                                    \
+    ngx_http_rooms_key_room(a, room, ""); /* the window */                   \
+    ngx_http_rooms_key_room(a, room, ":p");                                  \
+    ngx_http_rooms_key_room(a, room, ":g");                                  \
+    ngx_http_rooms_key_room(a, room, ":s")
+
+
+ngx_int_t
+ngx_http_rooms_store_holder(ngx_pool_t *pool, ngx_str_t *gateway,
+    ngx_pid_t pid, uint32_t nonce, ngx_str_t *holder)
+{
+    holder->data = ngx_pnalloc(pool, gateway->len + 1 + NGX_INT64_LEN + 9);
+    if (holder->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* "<gateway>/<pid>.<nonce>": the gateway for listings, unique anyway */
+
+    holder->len = ngx_sprintf(holder->data, "%V/%P.%08xD", gateway, pid,
+                              nonce)
+                  - holder->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seat(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room, ngx_str_t *holder, ngx_str_t *user, ngx_uint_t max,
+    ngx_msec_t lease, ngx_uint_t mode)
+{
+    ngx_http_rooms_argv_t  a;
+
+    static ngx_str_t  modes[] = {
+        ngx_string("replace"), ngx_string("reject"), ngx_string("allow")
+    };
+
+    if (ngx_http_rooms_argv_init(&a, pool, 9) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_seats(&a, room);
+    ngx_http_rooms_argv_str(&a, holder);
+    ngx_http_rooms_argv_str(&a, user);
+    ngx_http_rooms_argv_int(&a, max);
+    ngx_http_rooms_argv_int(&a, lease);
+    ngx_http_rooms_argv_str(&a, &modes[mode]);
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_SEAT, 4, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seat_read(ngx_http_rooms_reply_t *rep,
+    ngx_http_rooms_seat_t *seat)
+{
+    ngx_str_t               *why;
+    ngx_http_rooms_reply_t  *e;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements < 2
+        || rep->element[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER)
+    {
+        return NGX_ERROR;
+    }
+
+    e = rep->element;
+
+    if (e[0].integer == 0) {
+        why = &e[1].str;
+
+        if (e[1].type != NGX_HTTP_ROOMS_REPLY_STRING) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_strcmp(why->data, "full") == 0) {
+            seat->refused = NGX_HTTP_ROOMS_SEAT_FULL;
+
+        } else if (ngx_strcmp(why->data, "present") == 0) {
+            seat->refused = NGX_HTTP_ROOMS_SEAT_PRESENT;
+
+        } else if (ngx_strcmp(why->data, "window") == 0) {
+            seat->refused = NGX_HTTP_ROOMS_SEAT_WINDOW;
+
+        } else {
+            /* "room", "invited": look the same to the user */
+            seat->refused = NGX_HTTP_ROOMS_SEAT_NOT_INVITED;
+        }
+
+        return NGX_OK;
+    }
+
+    if (rep->elements != 6 || e[1].type != NGX_HTTP_ROOMS_REPLY_STRING
+        || ngx_http_rooms_store_int(&e[2], &seat->now) != NGX_OK
+        || ngx_http_rooms_store_int(&e[4], &seat->from) != NGX_OK
+        || ngx_http_rooms_store_int(&e[5], &seat->until) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    seat->refused = NGX_HTTP_ROOMS_SEAT_OK;
+    seat->replaced = (e[3].integer == 1);
+    seat->role = rooms_role_parse((char *) e[1].str.data, e[1].str.len);
+
+    if (seat->role < 0) {
+        seat->role = ROOMS_ROLE_ATTENDEE;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_release(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *holder, ngx_uint_t leave,
+    ngx_str_t *users, ngx_uint_t n)
+{
+    ngx_uint_t             i;
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 4 + n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_room(&a, room, ":g");
+    ngx_http_rooms_key_room(&a, room, ":s");
+    ngx_http_rooms_argv_str(&a, holder);
+
+    if (leave) {
+        ngx_http_rooms_argv_lit(&a, "1");
+
+    } else {
+        ngx_http_rooms_argv_lit(&a, "0");
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_http_rooms_argv_str(&a, &users[i]);
+    }
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_RELEASE, 2,
+                                       &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_renew(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room, ngx_str_t *holder, ngx_msec_t lease)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 3) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_room(&a, room, ":g");
+    ngx_http_rooms_argv_str(&a, holder);
+    ngx_http_rooms_argv_int(&a, lease);
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_RENEW, 1, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_renewed(ngx_http_rooms_reply_t *rep)
+{
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_INTEGER) {
+        return NGX_ERROR;
+    }
+
+    return rep->integer == 1 ? 1 : 0;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_restore(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *holder, ngx_msec_t lease,
+    ngx_str_t *users, ngx_uint_t n)
+{
+    ngx_uint_t             i;
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 5 + n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_room(&a, room, "");
+    ngx_http_rooms_key_room(&a, room, ":g");
+    ngx_http_rooms_key_room(&a, room, ":s");
+    ngx_http_rooms_argv_str(&a, holder);
+    ngx_http_rooms_argv_int(&a, lease);
+
+    for (i = 0; i < n; i++) {
+        ngx_http_rooms_argv_str(&a, &users[i]);
+    }
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_RESTORE, 3,
+                                       &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_check(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room, ngx_str_t *holder, ngx_str_t *users, ngx_uint_t n)
+{
+    ngx_uint_t             i;
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 5 + n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_seats(&a, room);
+    ngx_http_rooms_argv_str(&a, holder);
+
+    for (i = 0; i < n; i++) {
+        ngx_http_rooms_argv_str(&a, &users[i]);
+    }
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_CHECK, 4, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_checked(ngx_http_rooms_reply_t *rep,
+    int64_t *from, int64_t *until, ngx_uint_t *held,
+    ngx_http_rooms_seat_check_t *users, ngx_uint_t n)
+{
+    ngx_uint_t               i;
+    ngx_http_rooms_reply_t  *e, *role;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements == 0
+        || rep->element[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER)
+    {
+        return NGX_ERROR;
+    }
+
+    e = rep->element;
+
+    if (e[0].integer == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (rep->elements != 4 + 2 * n
+        || ngx_http_rooms_store_int(&e[1], from) != NGX_OK
+        || ngx_http_rooms_store_int(&e[2], until) != NGX_OK
+        || e[3].type != NGX_HTTP_ROOMS_REPLY_INTEGER)
+    {
+        return NGX_ERROR;
+    }
+
+    *held = (e[3].integer == 1);
+
+    for (i = 0; i < n; i++) {
+        role = &e[4 + 2 * i];
+
+        if (role->type != NGX_HTTP_ROOMS_REPLY_STRING
+            || e[5 + 2 * i].type != NGX_HTTP_ROOMS_REPLY_INTEGER)
+        {
+            return NGX_ERROR;
+        }
+
+        users[i].role = -1;
+
+        if (role->str.len) {
+            users[i].role = rooms_role_parse((char *) role->str.data,
+                                             role->str.len);
+            if (users[i].role < 0) {
+                users[i].role = ROOMS_ROLE_ATTENDEE;
+            }
+        }
+
+        users[i].seat = (ngx_uint_t) e[5 + 2 * i].integer;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_kick(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room, ngx_str_t *user)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 3) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_room(&a, room, "");
+    ngx_http_rooms_key_room(&a, room, ":s");
+    ngx_http_rooms_argv_str(&a, user);
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_KICK, 2, &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_kicked(ngx_http_rooms_reply_t *rep, int64_t *now)
+{
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements != 2
+        || rep->element[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER
+        || ngx_http_rooms_store_int(&rep->element[1], now) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return rep->element[0].integer == 1 ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_list(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *room)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 4) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_rooms_key_seats(&a, room);
+
+    return ngx_http_rooms_store_script(b, NGX_HTTP_ROOMS_SCRIPT_SESSIONS, 4,
+                                       &a);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_seats_listed(ngx_pool_t *pool,
+    ngx_http_rooms_reply_t *rep, ngx_http_rooms_seat_entry_t **entries,
+    ngx_uint_t *n)
+{
+    u_char                       *slash;
+    ngx_uint_t                    i, count;
+    ngx_http_rooms_reply_t       *e;
+    ngx_http_rooms_seat_entry_t  *s;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements == 0
+        || rep->element[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER
+        || (rep->elements - 1) % 4)
+    {
+        return NGX_ERROR;
+    }
+
+    if (rep->element[0].integer == 0) {
+        return NGX_DECLINED;
+    }
+
+    count = (rep->elements - 1) / 4;
+
+    s = ngx_palloc(pool, (count ? count : 1)
+                         * sizeof(ngx_http_rooms_seat_entry_t));
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < count; i++) {
+        e = &rep->element[1 + 4 * i];
+
+        if (e[0].type != NGX_HTTP_ROOMS_REPLY_STRING
+            || e[1].type != NGX_HTTP_ROOMS_REPLY_STRING
+            || e[3].type != NGX_HTTP_ROOMS_REPLY_STRING
+            || ngx_http_rooms_store_int(&e[2], &s[i].connected) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        s[i].user = e[0].str;
+        s[i].role = -1;
+
+        if (e[1].str.len) {
+            s[i].role = rooms_role_parse((char *) e[1].str.data,
+                                         e[1].str.len);
+            if (s[i].role < 0) {
+                s[i].role = ROOMS_ROLE_ATTENDEE;
+            }
+        }
+
+        /* the gateway's name, before the holder's "/<pid>.<nonce>" */
+
+        s[i].gateway = e[3].str;
+        slash = (u_char *) ngx_strlchr(e[3].str.data,
+                                       e[3].str.data + e[3].str.len, '/');
+        if (slash != NULL) {
+            s[i].gateway.len = slash - e[3].str.data;
+        }
+    }
+
+    *entries = s;
+    *n = count;
+
+    return NGX_OK;
 }

@@ -19,6 +19,10 @@
  *                               d "1" once the identity is deleted
  *     rooms:events:seq    string  the number of the last event published
  *                                 on the channel rooms:events:<db>
+ *     rooms:{ID}:g        zset  the room's seat holders (gateway workers)
+ *                               -> lease expiry (ms, Redis' clock)
+ *     rooms:{ID}:s        hash  raw user id -> "holder connectedAt ..."
+ *                               (ms): the user's seat, one per user
  *
  * Every key of a room shares the hash slot of {ID}, every key of a user
  * the slot of {RAWID}.  Room keys expire at validUntil.
@@ -52,6 +56,19 @@
 #define NGX_HTTP_ROOMS_STORE_REVOKED    1
 #define NGX_HTTP_ROOMS_STORE_NO_USER    2    /* never created, or deleted */
 #define NGX_HTTP_ROOMS_STORE_WAS_GONE   3    /* deleted before, delete again */
+
+
+/* why a seat was not taken */
+#define NGX_HTTP_ROOMS_SEAT_OK           0
+#define NGX_HTTP_ROOMS_SEAT_NOT_INVITED  1    /* no room, or not in it */
+#define NGX_HTTP_ROOMS_SEAT_WINDOW       2
+#define NGX_HTTP_ROOMS_SEAT_PRESENT      3    /* seated, and mode reject */
+#define NGX_HTTP_ROOMS_SEAT_FULL         4
+
+/* the modes of a second session of a seated user */
+#define NGX_HTTP_ROOMS_SEAT_REPLACE      0
+#define NGX_HTTP_ROOMS_SEAT_REJECT       1
+#define NGX_HTTP_ROOMS_SEAT_ALLOW        2
 
 
 /* an argument vector over ngx_str_t, of a size fixed at init */
@@ -191,6 +208,82 @@ ngx_int_t ngx_http_rooms_store_admission(ngx_http_rooms_batch_t *b,
 ngx_int_t ngx_http_rooms_store_admission_read(ngx_log_t *log,
     ngx_http_rooms_reply_t *replies, ngx_str_t *room,
     ngx_http_rooms_facts_t *facts);
+
+
+/* live sessions: the seats */
+
+typedef struct {
+    ngx_uint_t                 refused;     /* NGX_HTTP_ROOMS_SEAT_* */
+    ngx_int_t                  role;
+    int64_t                    now;         /* µs, Redis' clock */
+    int64_t                    from;        /* the room's window, µs */
+    int64_t                    until;
+    unsigned                   replaced:1;  /* older sessions end */
+} ngx_http_rooms_seat_t;
+
+typedef struct {
+    ngx_int_t                  role;        /* -1: not a participant */
+    ngx_uint_t                 seat;        /* 0 nobody's, 1 the holder's,
+                                               2 only other holders' */
+} ngx_http_rooms_seat_check_t;
+
+typedef struct {
+    ngx_str_t                  user;
+    ngx_int_t                  role;        /* -1: not a participant */
+    int64_t                    connected;   /* ms */
+    ngx_str_t                  gateway;
+} ngx_http_rooms_seat_entry_t;
+
+
+/* a worker's name as a holder of seats: gateway, pid, a random nonce */
+ngx_int_t ngx_http_rooms_store_holder(ngx_pool_t *pool, ngx_str_t *gateway,
+    ngx_pid_t pid, uint32_t nonce, ngx_str_t *holder);
+
+/* takes (or shares, or replaces) user's seat in room for holder */
+ngx_int_t ngx_http_rooms_store_seat(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *holder, ngx_str_t *user,
+    ngx_uint_t max, ngx_msec_t lease, ngx_uint_t mode);
+ngx_int_t ngx_http_rooms_store_seat_read(ngx_http_rooms_reply_t *rep,
+    ngx_http_rooms_seat_t *seat);
+
+/* gives users' seats back; leave: and the holder's lease in the room */
+ngx_int_t ngx_http_rooms_store_seats_release(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *holder, ngx_uint_t leave,
+    ngx_str_t *users, ngx_uint_t n);
+
+ngx_int_t ngx_http_rooms_store_seats_renew(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *holder, ngx_msec_t lease);
+/* 1 renewed, 0 the lease was lost, NGX_ERROR */
+ngx_int_t ngx_http_rooms_store_seats_renewed(ngx_http_rooms_reply_t *rep);
+
+/* after a lost lease: the holder's seats again, for users */
+ngx_int_t ngx_http_rooms_store_seats_restore(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *holder, ngx_msec_t lease,
+    ngx_str_t *users, ngx_uint_t n);
+
+/* the window, the holder's lease, and users' roles and seats */
+ngx_int_t ngx_http_rooms_store_seats_check(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *holder, ngx_str_t *users,
+    ngx_uint_t n);
+/* NGX_DECLINED for no room */
+ngx_int_t ngx_http_rooms_store_seats_checked(ngx_http_rooms_reply_t *rep,
+    int64_t *from, int64_t *until, ngx_uint_t *held,
+    ngx_http_rooms_seat_check_t *users, ngx_uint_t n);
+
+/* takes user's seat in room away, on every holder */
+ngx_int_t ngx_http_rooms_store_seats_kick(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *user);
+/* NGX_OK with Redis' time (µs), NGX_DECLINED for no room */
+ngx_int_t ngx_http_rooms_store_seats_kicked(ngx_http_rooms_reply_t *rep,
+    int64_t *now);
+
+/* who is in the room, one entry per user */
+ngx_int_t ngx_http_rooms_store_seats_list(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *room);
+/* NGX_DECLINED for no room; entries point into the reply */
+ngx_int_t ngx_http_rooms_store_seats_listed(ngx_pool_t *pool,
+    ngx_http_rooms_reply_t *rep, ngx_http_rooms_seat_entry_t **entries,
+    ngx_uint_t *n);
 
 
 /* events */

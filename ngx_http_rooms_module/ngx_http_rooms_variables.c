@@ -10,6 +10,7 @@
 
 #include "ngx_http_rooms_variables.h"
 #include "ngx_http_rooms_admission.h"
+#include "ngx_http_rooms_sessions.h"
 #include "ngx_http_rooms_cache.h"
 #include "ngx_http_rooms_tokens.h"
 #include "rooms_model.h"
@@ -19,13 +20,16 @@ typedef enum {
     NGX_HTTP_ROOMS_VAR_USER = 0,
     NGX_HTTP_ROOMS_VAR_ROLE,
     NGX_HTTP_ROOMS_VAR_ROOM,
-    NGX_HTTP_ROOMS_VAR_DENY
+    NGX_HTTP_ROOMS_VAR_DENY,
+    NGX_HTTP_ROOMS_VAR_SESSION_END
 } ngx_http_rooms_var_e;
 
 
 static ngx_int_t ngx_http_rooms_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_rooms_variable_stats(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_rooms_variable_sessions(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
@@ -42,6 +46,12 @@ static ngx_http_variable_t  ngx_http_rooms_vars[] = {
 
     { ngx_string("rooms_deny_reason"), NULL, ngx_http_rooms_variable,
       NGX_HTTP_ROOMS_VAR_DENY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rooms_session_end"), NULL, ngx_http_rooms_variable,
+      NGX_HTTP_ROOMS_VAR_SESSION_END, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("rooms_sessions_stats"), NULL,
+      ngx_http_rooms_variable_sessions, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("rooms_cache_stats"), NULL, ngx_http_rooms_variable_stats,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -106,6 +116,10 @@ ngx_http_rooms_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
             s = (ctx->status != NGX_OK) ? ctx->reason : NULL;
             goto text;
 
+        case NGX_HTTP_ROOMS_VAR_SESSION_END:
+            s = ngx_http_rooms_sessions_end_reason(r, ctx->session);
+            goto text;
+
         default: /* NGX_HTTP_ROOMS_VAR_ROLE */
             s = (ctx->role >= 0) ? rooms_role_name((int) ctx->role) : NULL;
 
@@ -162,6 +176,35 @@ ngx_http_rooms_variable_stats(ngx_http_request_t *r,
                          st.evictions, st.size, st.subscribed,
                          ngx_http_rooms_tokens_held(),
                          ngx_http_rooms_token_verifications)
+             - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* "$rooms_sessions_stats": this worker's live sessions */
+
+static ngx_int_t
+ngx_http_rooms_variable_sessions(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char      *p;
+    size_t       bytes;
+    ngx_uint_t   sessions, rooms;
+
+    ngx_http_rooms_sessions_stats(&sessions, &rooms, &bytes);
+
+    p = ngx_pnalloc(r->pool, 3 * NGX_INT_T_LEN + 64);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "pid=%P sessions=%ui rooms=%ui bytes=%uz",
+                         ngx_pid, sessions, rooms, bytes)
              - p;
     v->valid = 1;
     v->no_cacheable = 1;
