@@ -82,10 +82,14 @@ http {
     log_format sessions '\$rooms_user_id \$rooms_room_id \$status '
                         'end="\$rooms_session_end" deny="\$rooms_deny_reason"';
     access_log logs/access.log sessions;
+    client_body_buffer_size 1m;
+    client_body_temp_path $DIR/$g/body;
+    proxy_temp_path $DIR/$g/proxy;
     rooms_redis 127.0.0.1:$RPORT timeout=2s;
     rooms_access_key $KEY;
     rooms_token_keys $DIR/jwks.json;
     rooms_gateway_name gw-$g;
+    rooms_token_forward off;
     rooms_session_lease $LEASE;
     $extra
     upstream media { server 127.0.0.1:$UPORT; }
