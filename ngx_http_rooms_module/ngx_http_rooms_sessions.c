@@ -158,6 +158,9 @@ static ngx_uint_t                   ngx_http_rooms_nsessions;
 static ngx_uint_t                   ngx_http_rooms_nrooms;
 static size_t                       ngx_http_rooms_bytes;
 
+/* the data of the worker's own timers, for nginx's debug log (fd -1) */
+static ngx_connection_t             ngx_http_rooms_none;
+
 
 /* directives */
 
@@ -1993,6 +1996,13 @@ ngx_http_rooms_sessions_init_process(ngx_cycle_t *cycle)
     ngx_rbtree_init(&ngx_http_rooms_ends, &ngx_http_rooms_ends_sentinel,
                     ngx_rbtree_insert_value);
     ngx_queue_init(&ngx_http_rooms_all);
+
+    ngx_memzero(&ngx_http_rooms_none, sizeof(ngx_connection_t));
+    ngx_http_rooms_none.fd = (ngx_socket_t) -1;
+
+    ngx_http_rooms_ends_ev.data = &ngx_http_rooms_none;
+    ngx_http_rooms_retry_ev.data = &ngx_http_rooms_none;
+    ngx_http_rooms_renew_ev.data = &ngx_http_rooms_none;
 
     ngx_http_rooms_ends_ev.handler = ngx_http_rooms_sessions_ends_handler;
     ngx_http_rooms_ends_ev.log = cycle->log;

@@ -633,6 +633,104 @@ server {
 EOF
 
 
+# --- live sessions -------------------------------------------------------------
+
+for v in 0 100001 -1 lots 3.5; do
+    check "rooms_max_participants: $v" fail mark \
+        "rooms_max_participants: invalid value \"$v\" (expected a number of 1..100000)" <<EOF
+rooms_max_participants $v; #<
+EOF
+done
+
+check "rooms_max_participants: twice" fail mark \
+    '"rooms_max_participants" directive is duplicate' <<EOF
+rooms_max_participants 10;
+rooms_max_participants 20; #<
+EOF
+
+check "rooms_max_participants: in a server" fail mark \
+    '"rooms_max_participants" directive is not allowed here' <<EOF
+server {
+    $SRV
+    rooms_max_participants 10; #<
+}
+EOF
+
+check "rooms_duplicate_session: unknown mode" fail mark \
+    'rooms_duplicate_session: invalid value "kick" (expected replace, reject or allow)' <<EOF
+server {
+    $SRV
+    location / { rooms_duplicate_session kick; } #<
+}
+EOF
+
+check "rooms_duplicate_session: twice in a location" fail mark \
+    '"rooms_duplicate_session" directive is duplicate' <<EOF
+server {
+    $SRV
+    location / { rooms_duplicate_session reject; rooms_duplicate_session allow; } #<
+}
+EOF
+
+for v in 500ms 2h 0 soon; do
+    check "rooms_session_lease: $v" fail mark \
+        "rooms_session_lease: invalid value \"$v\" (expected a time of 1s..1h)" <<EOF
+rooms_session_lease $v; #<
+EOF
+done
+
+check "rooms_session_lease: in a location" fail mark \
+    '"rooms_session_lease" directive is not allowed here' <<EOF
+server {
+    $SRV
+    location / { rooms_session_lease 10s; } #<
+}
+EOF
+
+check "rooms_session: neither on nor off" fail mark \
+    'invalid value "yes" in "rooms_session" directive, it must be "on" or "off"' <<EOF
+server {
+    $SRV
+    location / { rooms_session yes; } #<
+}
+EOF
+
+check "rooms_session: twice in a location" fail mark \
+    '"rooms_session" directive is duplicate' <<EOF
+server {
+    $SRV
+    location / { rooms_session on; rooms_session off; } #<
+}
+EOF
+
+check "rooms_session_expire: neither on nor off" fail mark \
+    'invalid value "1" in "rooms_session_expire" directive, it must be "on" or "off"' <<EOF
+rooms_session_expire 1; #<
+EOF
+
+long=$(printf 'g%.0s' $(seq 65))
+for v in "a/b" "gw 1" "$long" "" "gw:1"; do
+    check "rooms_gateway_name: \"$v\"" fail mark \
+        "rooms_gateway_name: invalid value \"$v\" (expected 1..64 letters, digits, \".\", \"-\" or \"_\")" <<EOF
+rooms_gateway_name "$v"; #<
+EOF
+done
+
+check "rooms_gateway_name: twice" fail mark \
+    '"rooms_gateway_name" directive is duplicate' <<EOF
+rooms_gateway_name a;
+rooms_gateway_name b; #<
+EOF
+
+check "rooms_gateway_name: in a server" fail mark \
+    '"rooms_gateway_name" directive is not allowed here' <<EOF
+server {
+    $SRV
+    rooms_gateway_name a; #<
+}
+EOF
+
+
 # --- good configurations ------------------------------------------------------
 
 check "good: the module loaded, no directive" ok <<EOF
@@ -750,6 +848,34 @@ server {
     $SRV
     location / { rooms_roles presenter ATTENDEE Consumer collaborator; }
 }
+EOF
+
+check "good: live sessions, every directive at its bounds" ok <<EOF
+$REDIS
+$KEYS_OK
+rooms_max_participants 100000;
+rooms_session_lease 1s;
+rooms_gateway_name $(printf 'g%.0s' $(seq 64));
+rooms_session_expire off;
+rooms_session on;
+server {
+    $SRV
+    rooms_duplicate_session reject;
+    location /a { rooms_admission \$arg_room; rooms_session off; }
+    location /b { rooms_admission \$arg_room; rooms_duplicate_session allow; }
+    location /c { rooms_admission \$arg_room; rooms_session_expire on;
+                  rooms_duplicate_session replace; }
+    location /d { rooms_session on; }
+}
+EOF
+
+check "good: live sessions, the smallest room and the longest lease" ok <<EOF
+$REDIS
+$KEYS_OK
+rooms_max_participants 1;
+rooms_session_lease 1h;
+rooms_gateway_name gw-1.example_com;
+server { $SRV location / { rooms_admission \$arg_room; rooms_session on; } }
 EOF
 
 check "good: rooms_token_cache 0 turns the table off" ok <<EOF
