@@ -123,6 +123,7 @@ static void ngx_http_rooms_sessions_flush(ngx_event_t *ev);
 static void ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s,
     ngx_uint_t reason);
 static void ngx_http_rooms_sessions_remove(ngx_http_rooms_session_t *s);
+static void ngx_http_rooms_sessions_until_handler(ngx_event_t *ev);
 static void ngx_http_rooms_sessions_event(ngx_http_rooms_event_e kind,
     uint64_t room, ngx_str_t *user, int64_t t);
 
@@ -389,6 +390,11 @@ ngx_http_rooms_sessions_room_add(uint64_t id, ngx_str_t *name)
     room->flush.data = room;
     room->flush.log = ngx_cycle->log;
 
+    room->until_ev.handler = ngx_http_rooms_sessions_until_handler;
+    room->until_ev.data = room;
+    room->until_ev.log = ngx_cycle->log;
+    room->until_ev.cancelable = 1;
+
     ngx_rbtree_insert(&ngx_http_rooms_rooms, &room->node);
     ngx_queue_insert_tail(&ngx_http_rooms_all, &room->all);
 
@@ -575,8 +581,9 @@ ngx_http_rooms_sessions_remove(ngx_http_rooms_session_t *s)
 static void
 ngx_http_rooms_sessions_ends_arm(void)
 {
-    time_t              now;
+    int64_t             now, at;
     ngx_msec_t          t;
+    ngx_time_t         *tp;
     ngx_rbtree_node_t  *min;
 
     if (ngx_http_rooms_ends_ev.timer_set) {
@@ -589,9 +596,14 @@ ngx_http_rooms_sessions_ends_arm(void)
 
     min = ngx_rbtree_min(ngx_http_rooms_ends.root,
                          ngx_http_rooms_ends.sentinel);
-    now = ngx_time();
 
-    t = ((time_t) min->key > now) ? (ngx_msec_t) (min->key - now) * 1000 : 1;
+    /* the key is in seconds: the timer fires on the second, not after */
+
+    tp = ngx_timeofday();
+    now = (int64_t) tp->sec * 1000 + tp->msec;
+    at = (int64_t) min->key * 1000;
+
+    t = (at > now) ? (ngx_msec_t) (at - now) : 1;
 
     ngx_add_timer(&ngx_http_rooms_ends_ev,
                   ngx_min(t, NGX_HTTP_ROOMS_TIMER_MAX));
@@ -981,11 +993,6 @@ ngx_http_rooms_sessions_seated(ngx_http_rooms_session_t *s,
     s->ctx->role = seat.role;
 
     if (room->until != seat.until || !room->until_ev.timer_set) {
-        room->until_ev.handler = ngx_http_rooms_sessions_until_handler;
-        room->until_ev.data = room;
-        room->until_ev.log = ngx_cycle->log;
-        room->until_ev.cancelable = 1;
-
         ngx_http_rooms_sessions_until_arm(room, seat.until);
     }
 
@@ -1347,6 +1354,7 @@ ngx_http_rooms_sessions_flush(ngx_event_t *ev)
     /* sessions whose request went before their seat was asked for */
 
     nseats = 0;
+    room->busy = 1;               /* the room stays while they go */
 
     for (q = ngx_queue_head(&room->sessions);
          q != ngx_queue_sentinel(&room->sessions);
@@ -1359,17 +1367,18 @@ ngx_http_rooms_sessions_flush(ngx_event_t *ev)
             if (s->request == NULL) {
                 s->seating = 0;
                 ngx_http_rooms_sessions_remove(s);
-
-                if (ngx_http_rooms_sessions_room(room->node.key) != room) {
-                    /* the room went with it */
-                    return;
-                }
-
                 continue;
             }
 
             nseats++;
         }
+    }
+
+    room->busy = 0;
+
+    if (room->flush.posted) {
+        /* a removal asked for this very batch */
+        ngx_delete_posted_event(&room->flush);
     }
 
     if (room->nsessions == 0) {
