@@ -1073,11 +1073,7 @@ ngx_http_rooms_redis_bulk_len(ngx_uint_t argc, ngx_str_t *argv)
 }
 
 
-/*
- * A command of argc arguments: the first two given here, the rest already
- * in RESP.  Formatted here rather than by hiredis's sds-based formatter,
- * which cost as much as the rest of an admission's Redis work.
- */
+/* a command of argc arguments: the first two given here, the rest in RESP */
 
 static ngx_int_t
 ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata,
@@ -1099,8 +1095,6 @@ ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata,
             return NGX_ERROR;
         }
     }
-
-    /* (ngx_sprintf() cost a third of a cache-off admission here) */
 
     p = buf;
     *p++ = '*';
@@ -1128,8 +1122,8 @@ static ngx_int_t
 ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
     ngx_http_rooms_script_t *script, ngx_uint_t argc, ngx_str_t *argv)
 {
-    u_char                 *rest, stack[2048];
-    size_t                  len;
+    u_char                 *buf, *p, *rest, stack[2048];
+    size_t                  len, size;
     ngx_int_t               rc;
     ngx_http_rooms_slot_t  *slot;
 
@@ -1159,31 +1153,50 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
     slot->index = b->ncmds;
     slot->script = script;
     slot->argc = argc;
+    slot->len = 0;
 
-    if (script != NULL) {
-        rest = slot->args;
+    size = sizeof("*\r\n") - 1 + NGX_INT_T_LEN
+           + ngx_http_rooms_redis_bulk_len(ngx_min(argc, 2), argv) + len;
 
-    } else if (len <= sizeof(stack)) {
-        rest = stack;
-
-    } else {
-        rest = ngx_alloc(len, b->log);
-        if (rest == NULL) {
-            ngx_free(slot);
-            b->failed = 1;
-            return NGX_ERROR;
-        }
+    buf = (size <= sizeof(stack)) ? stack : ngx_alloc(size, b->log);
+    if (buf == NULL) {
+        ngx_free(slot);
+        b->failed = 1;
+        return NGX_ERROR;
     }
 
-    slot->len = (argc > 2)
-                ? ngx_http_rooms_redis_bulk(rest, argc - 2, argv + 2) - rest
-                : 0;
+    /*
+     * The command in RESP, formatted here rather than by hiredis's
+     * sds-based formatter, which cost as much as the rest of an
+     * admission's Redis work (and ngx_sprintf() a third of it)
+     */
 
-    rc = ngx_http_rooms_redis_send(b->conn->ac, slot, argc, argv, rest,
-                                   slot->len);
+    p = buf;
+    *p++ = '*';
+    p = ngx_http_rooms_redis_decimal(p, argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    p = ngx_http_rooms_redis_bulk(p, ngx_min(argc, 2), argv);
+    rest = p;
 
-    if (rest != stack && rest != slot->args) {
-        ngx_free(rest);
+    if (argc > 2) {
+        p = ngx_http_rooms_redis_bulk(p, argc - 2, argv + 2);
+    }
+
+    if (script != NULL) {
+        /* kept for a NOSCRIPT, when it goes again as EVAL */
+        slot->len = p - rest;
+        ngx_memcpy(slot->args, rest, slot->len);
+    }
+
+    /* hiredis copies it into its output buffer */
+
+    rc = (redisAsyncFormattedCommand(b->conn->ac, ngx_http_rooms_redis_reply,
+                                     slot, (char *) buf, p - buf)
+          == REDIS_OK) ? NGX_OK : NGX_ERROR;
+
+    if (buf != stack) {
+        ngx_free(buf);
     }
 
     if (rc != NGX_OK) {
