@@ -27,6 +27,9 @@
 #define NGX_HTTP_ROOMS_BACKOFF_MAX    500
 #define NGX_HTTP_ROOMS_DRAIN_MAX      64
 
+/* how deep the server's certificate chain may be (proxy_ssl_verify_depth) */
+#define NGX_HTTP_ROOMS_SSL_VERIFY_DEPTH  4
+
 
 typedef struct {
     redisAsyncContext         *ac;
@@ -75,6 +78,8 @@ typedef struct {
 } ngx_http_rooms_slot_t;
 
 
+static ngx_int_t ngx_http_rooms_redis_init_ssl(ngx_conf_t *cf,
+    ngx_http_rooms_main_conf_t *rmcf);
 static void ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn);
@@ -122,6 +127,16 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (rc == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rc->user = { 0, NULL };
+     *     rc->password = { 0, NULL };
+     *     rc->tls = 0;
+     *     rc->ssl = NULL;
+     *     rc->ssl_name = { 0, NULL };
+     */
 
     value = cf->args->elts;
 
@@ -172,13 +187,36 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         p[rc->host.len] = '\0';
         rc->host.data = p;
         rc->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+        /* the name TLS verifies unless rooms_redis_ssl_server_name says */
+        rc->ssl_name = u.host;
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
 
+        if (ngx_strcmp(value[i].data, "tls") == 0) {
+            if (rc->tls) {
+                goto invalid;
+            }
+
+            rc->tls = 1;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
             rc->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
             if (rc->db == NGX_ERROR || rc->db > 65535) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
+            rc->user.len = value[i].len - 5;
+            rc->user.data = value[i].data + 5;
+
+            if (rc->user.len == 0) {
                 goto invalid;
             }
 
@@ -223,6 +261,32 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
+    if (rc->user.len && rc->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"user=%V\" needs \"password=\"",
+                           &rc->user);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->tls && rc->unix_path.len) {
+        /* Redis serves TLS on TCP ports only */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"tls\" needs a TCP address, "
+                           "not \"%V\"", &rc->address);
+        return NGX_CONF_ERROR;
+    }
+
+#if !(NGX_HTTP_SSL)
+
+    if (rc->tls) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"tls\" needs an nginx built with "
+                           "the http_ssl module");
+        return NGX_CONF_ERROR;
+    }
+
+#endif
+
     rmcf->redis = rc;
 
     return NGX_CONF_OK;
@@ -231,8 +295,99 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "rooms_redis: invalid parameter \"%V\" (expected "
-                       "db=N, password=..., timeout=TIME or "
-                       "connections=1..64)", &value[i]);
+                       "tls, user=..., password=..., db=N, timeout=TIME "
+                       "or connections=1..64)", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+char *
+ngx_http_rooms_redis_ssl_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t   *field, *value, name;
+    ngx_fd_t     fd;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%V: empty file name", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* read by OpenSSL once every directive is in: say early which is bad */
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%V: cannot open \"%s\"", &cmd->name, name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%s\" failed", name.data);
+    }
+
+    *field = name;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_rooms_redis_ssl_server_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t   *field, *value;
+    ngx_uint_t   i;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 253) {
+        goto invalid;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!isalnum(value[1].data[i]) && value[1].data[i] != '-'
+            && value[1].data[i] != '.' && value[1].data[i] != '_'
+            && value[1].data[i] != ':')
+        {
+            goto invalid;
+        }
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "%V: \"%V\" is not a host name or an address",
+                       &cmd->name, &value[1]);
 
     return NGX_CONF_ERROR;
 }
@@ -274,10 +429,155 @@ ngx_http_rooms_redis_add_script(ngx_conf_t *cf, const char *text)
 ngx_int_t
 ngx_http_rooms_redis_init_conf(ngx_conf_t *cf)
 {
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+
+    if (ngx_http_rooms_redis_init_ssl(cf, rmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_rooms_script_publish = ngx_http_rooms_redis_add_script(cf,
                                                 ngx_http_rooms_lua_publish);
 
     return ngx_http_rooms_script_publish == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The rooms_redis_ssl_* directives against "tls", then the client context
+ * every connection to Redis is made from (as proxy_ssl_* make theirs).
+ * Messages name the directives: the http block is over, there is no line.
+ */
+
+static ngx_int_t
+ngx_http_rooms_redis_init_ssl(ngx_conf_t *cf, ngx_http_rooms_main_conf_t *rmcf)
+{
+    char                             *set;
+    ngx_http_rooms_redis_conf_t      *rc;
+    ngx_http_rooms_redis_ssl_conf_t  *sc;
+#if (NGX_HTTP_SSL)
+    ngx_str_t                         ciphers;
+    ngx_pool_cleanup_t               *cln;
+#endif
+
+    rc = rmcf->redis;
+    sc = &rmcf->redis_ssl;
+
+    set = sc->trusted_certificate.data
+          ? "rooms_redis_ssl_trusted_certificate"
+          : sc->certificate.data ? "rooms_redis_ssl_certificate"
+          : sc->certificate_key.data ? "rooms_redis_ssl_certificate_key"
+          : sc->server_name.data ? "rooms_redis_ssl_server_name"
+          : sc->verify != NGX_CONF_UNSET ? "rooms_redis_ssl_verify"
+          : NULL;
+
+    if (rc == NULL || !rc->tls) {
+        if (set != NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%s\" is set, but \"rooms_redis\" has no "
+                          "\"tls\"", set);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_conf_init_value(sc->verify, 1);
+
+    if (sc->certificate.data && sc->certificate_key.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis_ssl_certificate\" \"%V\" needs "
+                      "\"rooms_redis_ssl_certificate_key\"",
+                      &sc->certificate);
+        return NGX_ERROR;
+    }
+
+    if (sc->certificate_key.data && sc->certificate.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis_ssl_certificate_key\" \"%V\" needs "
+                      "\"rooms_redis_ssl_certificate\"",
+                      &sc->certificate_key);
+        return NGX_ERROR;
+    }
+
+    if (sc->verify && sc->trusted_certificate.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis\" \"%V\" with \"tls\" verifies the "
+                      "server's certificate: it needs "
+                      "\"rooms_redis_ssl_trusted_certificate\" (or "
+                      "\"rooms_redis_ssl_verify off\")", &rc->address);
+        return NGX_ERROR;
+    }
+
+    if (sc->server_name.data) {
+        rc->ssl_name = sc->server_name;
+    }
+
+    rc->ssl_verify = sc->verify;
+
+#if (NGX_HTTP_SSL)
+
+    rc->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (rc->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc->ssl->log = cf->log;
+
+    if (ngx_ssl_create(rc->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(rc->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = rc->ssl;
+
+    ngx_str_set(&ciphers, "DEFAULT");
+
+    if (ngx_ssl_ciphers(cf, rc->ssl, &ciphers, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (sc->certificate.data
+        && ngx_ssl_certificate(cf, rc->ssl, &sc->certificate,
+                               &sc->certificate_key, NULL)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis_ssl_certificate\" \"%V\" and its key "
+                      "\"%V\" cannot be used", &sc->certificate,
+                      &sc->certificate_key);
+        return NGX_ERROR;
+    }
+
+    if (sc->trusted_certificate.data
+        && ngx_ssl_trusted_certificate(cf, rc->ssl, &sc->trusted_certificate,
+                                       NGX_HTTP_ROOMS_SSL_VERIFY_DEPTH)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis_ssl_trusted_certificate\" \"%V\" "
+                      "cannot be used", &sc->trusted_certificate);
+        return NGX_ERROR;
+    }
+
+    /* reconnects resume their session: no full handshake each time */
+
+    if (ngx_ssl_client_session_cache(cf, rc->ssl, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+#endif
+
+    return NGX_OK;
 }
 
 
@@ -296,6 +596,24 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
     ngx_http_rooms_mcf = rmcf;
     ngx_http_rooms_nconns = rmcf->redis->connections;
     ngx_http_rooms_exiting = 0;
+
+    if (rmcf->redis->tls) {
+        /*
+         * the TLS context is built, the connections cannot use it yet:
+         * never fall back to plaintext, which would send the password in
+         * clear; every request gets 503
+         */
+
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "rooms redis: \"%V\" is configured with \"tls\", "
+                      "which this build cannot speak yet: no connection "
+                      "is opened", &rmcf->redis->address);
+
+        ngx_http_rooms_nconns = 0;
+        ngx_memzero(&ngx_http_rooms_sub, sizeof(ngx_http_rooms_conn_t));
+
+        return NGX_OK;
+    }
 
     ngx_http_rooms_conns = ngx_pcalloc(cycle->pool,
                                        ngx_http_rooms_nconns
