@@ -867,7 +867,9 @@ ngx_http_rooms_redis_setup_reply(redisAsyncContext *ac, void *reply,
     redisReply             *rr = reply;
     ngx_http_rooms_conn_t  *conn = privdata;
 
-    if (rr == NULL || conn->ac != ac) {
+    /* not ready: an error before this one said why, and the link drops */
+
+    if (rr == NULL || conn->ac != ac || !conn->ready) {
         return;
     }
 
@@ -881,6 +883,68 @@ ngx_http_rooms_redis_setup_reply(redisAsyncContext *ac, void *reply,
         redisAsyncDisconnect(ac);
         return;
     }
+}
+
+
+static void
+ngx_http_rooms_redis_auth_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                   *rr = reply;
+    ngx_http_rooms_conn_t        *conn = privdata;
+    ngx_http_rooms_redis_conf_t  *rc;
+
+    if (rr == NULL || conn->ac != ac || rr->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    rc = ngx_http_rooms_mcf->redis;
+
+    /* a wrong password, a disabled user: the backoff applies */
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: \"%V\" refused AUTH%s%V%s: %s; "
+                  "reconnecting in %M ms", &rc->address,
+                  rc->user.len ? " as user \"" : "", &rc->user,
+                  rc->user.len ? "\"" : "", rr->str, conn->backoff);
+
+    conn->ready = 0;
+    redisAsyncDisconnect(ac);
+}
+
+
+/* the connection is set up: its next loss starts the backoff again */
+
+static void
+ngx_http_rooms_redis_ready(ngx_http_rooms_conn_t *conn)
+{
+    if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MIN) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "rooms redis: connected to \"%V\"",
+                      &ngx_http_rooms_mcf->redis->address);
+    }
+
+    conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+}
+
+
+static void
+ngx_http_rooms_redis_select_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply             *rr = reply;
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    if (rr == NULL || conn->ac != ac || !conn->ready) {
+        return;
+    }
+
+    if (rr->type == REDIS_REPLY_ERROR) {
+        ngx_http_rooms_redis_setup_reply(ac, reply, privdata);
+        return;
+    }
+
+    ngx_http_rooms_redis_ready(conn);
 }
 
 
@@ -899,13 +963,7 @@ ngx_http_rooms_redis_connected(const redisAsyncContext *ac, int status)
         return;
     }
 
-    if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MIN) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "rooms redis: connected to \"%V\"",
-                      &ngx_http_rooms_mcf->redis->address);
-    }
-
-    conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+    /* the backoff is reset once AUTH and SELECT (or SUBSCRIBE) passed */
 }
 
 
@@ -1008,6 +1066,7 @@ ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "rooms redis: subscribed to \"%V\"",
                        &ngx_http_rooms_mcf->channel);
+        ngx_http_rooms_redis_ready(conn);
         ngx_http_rooms_redis_resync();
         return;
     }
@@ -1034,6 +1093,7 @@ static void
 ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 {
     char                          db[NGX_INT_T_LEN + 1];
+    int                           argc;
     const char                   *argv[3];
     size_t                        argvlen[3];
     ngx_uint_t                    i;
@@ -1104,13 +1164,21 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
     /* queued before anything else: sent as soon as the socket connects */
 
     if (rc->password.len) {
-        argv[0] = "AUTH";
-        argvlen[0] = 4;
-        argv[1] = (char *) rc->password.data;
-        argvlen[1] = rc->password.len;
+        argc = 0;
+        argv[argc] = "AUTH";
+        argvlen[argc++] = 4;
 
-        redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
-                              2, argv, argvlen);
+        if (rc->user.len) {
+            /* an ACL user (Redis 6 and later) */
+            argv[argc] = (char *) rc->user.data;
+            argvlen[argc++] = rc->user.len;
+        }
+
+        argv[argc] = (char *) rc->password.data;
+        argvlen[argc++] = rc->password.len;
+
+        redisAsyncCommandArgv(ac, ngx_http_rooms_redis_auth_reply, conn,
+                              argc, argv, argvlen);
     }
 
     if (conn->subscriber) {
@@ -1131,7 +1199,7 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
     argv[1] = db;
     argvlen[1] = ngx_sprintf((u_char *) db, "%i", rc->db) - (u_char *) db;
 
-    redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
+    redisAsyncCommandArgv(ac, ngx_http_rooms_redis_select_reply, conn,
                           2, argv, argvlen);
 
     if (ngx_http_rooms_mcf->scripts) {
