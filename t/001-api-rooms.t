@@ -43,7 +43,8 @@ our %VROOM = (id => '55000000000000005', created => $T0 - 60, from => $T0,
               until => $T0 + 7 * 86400, pstn => 1);
 
 our $HTTP_CONFIG = <<'_EOC_';
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=1;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=1 $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_access_key MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=;
 _EOC_
 
