@@ -182,6 +182,8 @@ static void ngx_http_rooms_redis_ssl_save_session(ngx_connection_t *c);
 static void ngx_http_rooms_redis_writable(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_up(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn);
+static void ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn,
+    char *what);
 static void ngx_http_rooms_redis_close(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_timed_out(ngx_http_rooms_conn_t *conn,
     ngx_http_rooms_batch_t *b);
@@ -1079,8 +1081,9 @@ ngx_http_rooms_redis_setup(ngx_http_rooms_conn_t *conn)
     rcf = ngx_http_rooms_rcf;
 
     if (rcf->password.len) {
-        n = 0;
-        ngx_str_set(&argv[n++], "AUTH");
+        /* (ngx_str_set() evaluates its first argument twice) */
+        ngx_str_set(&argv[0], "AUTH");
+        n = 1;
 
         if (rcf->user.len) {
             /* an ACL user (Redis 6 and later) */
@@ -1637,13 +1640,7 @@ ngx_http_rooms_redis_flush(ngx_http_rooms_conn_t *conn)
             return;
         }
 
-        /* the reason is logged on conn->log */
-
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "rooms redis: connection to \"%V\" lost: "
-                      "writing failed", &ngx_http_rooms_rcf->address);
-
-        ngx_http_rooms_redis_drop(conn);
+        ngx_http_rooms_redis_lost(conn, "writing failed");
         return;
     }
 
@@ -1683,6 +1680,40 @@ ngx_http_rooms_redis_flush_later(ngx_http_rooms_conn_t *conn)
 }
 
 
+/* a read or a write failed: says so, with what was not done yet */
+
+static void
+ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn, char *what)
+{
+    char  *when;
+
+    /* the system's or OpenSSL's reason is logged on conn->log */
+
+    when = "";
+
+    if (conn->state == NGX_HTTP_ROOMS_SETUP) {
+        when = conn->subscriber ? " before SUBSCRIBE passed"
+                                : " before AUTH and SELECT passed";
+
+#if (NGX_HTTP_SSL)
+        if (conn->c->ssl) {
+            when = conn->subscriber
+                   ? " after the TLS handshake, before SUBSCRIBE passed "
+                     "(a client certificate missing or refused?)"
+                   : " after the TLS handshake, before AUTH and SELECT "
+                     "passed (a client certificate missing or refused?)";
+        }
+#endif
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: connection to \"%V\" lost: %s%s",
+                  &ngx_http_rooms_rcf->address, what, when);
+
+    ngx_http_rooms_redis_drop(conn);
+}
+
+
 static void
 ngx_http_rooms_redis_read_handler(ngx_event_t *rev)
 {
@@ -1716,18 +1747,8 @@ ngx_http_rooms_redis_read_handler(ngx_event_t *rev)
         }
 
         if (n == 0 || n == NGX_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "rooms redis: connection to \"%V\" lost: %s%s",
-                          &ngx_http_rooms_rcf->address,
-                          n == 0 ? "closed by the server"
-                                 : "reading failed",
-                          conn->state == NGX_HTTP_ROOMS_SETUP
-                          ? (conn->subscriber ? " (before SUBSCRIBE passed)"
-                                              : " (before AUTH and SELECT "
-                                                "passed)")
-                          : "");
-
-            ngx_http_rooms_redis_drop(conn);
+            ngx_http_rooms_redis_lost(conn, n == 0 ? "closed by the server"
+                                                   : "reading failed");
             return;
         }
 
