@@ -15,9 +15,9 @@
  * Redis answers in order, so the head of the queue gets the next reply.
  * On the subscription's connection a reply with the queue empty is a
  * push (a message).  Timeouts are nginx timers: one per batch, one for
- * connecting (TCP, TLS handshake, AUTH and SELECT or SUBSCRIBE); either
- * drops the connection, which fails every command still queued on it, and
- * reopens it with backoff.
+ * connecting (TCP and the TLS handshake; SUBSCRIBE too on the
+ * subscription's connection); either drops the connection, which fails
+ * every command still queued on it, and reopens it with backoff.
  *
  * The transitions a metric would count each have one function:
  * ngx_http_rooms_redis_up() (a connection is set up),
@@ -1369,6 +1369,18 @@ ngx_http_rooms_redis_writable(ngx_http_rooms_conn_t *conn)
     conn->state = NGX_HTTP_ROOMS_SETUP;
     conn->log.action = "setting up";
 
+    /*
+     * Connected: AUTH and SELECT are commands like the requests' that
+     * queue behind them, whose timers bound them.  (While Redis stalls,
+     * the connection then waits, as it would up, rather than being
+     * dropped and opened again with gaps that fail requests at once.)
+     * Nothing but this timer bounds SUBSCRIBE: it stays.
+     */
+
+    if (!conn->subscriber && conn->timer.timer_set) {
+        ngx_del_timer(&conn->timer);
+    }
+
     /* TLS may hold what was read with the handshake */
 
     if (c->read->ready) {
@@ -1553,6 +1565,20 @@ ngx_http_rooms_redis_connect_timeout(ngx_event_t *ev)
 {
     ngx_http_rooms_conn_t  *conn = ev->data;
 
+    ngx_http_rooms_cmd_t  *cmd;
+
+    /*
+     * A request waiting on the connection has a timer of its own, which
+     * drops the connection when it fires: the request gets its 503 after
+     * timeout=, as it would on a connection that is up, not before
+     */
+
+    for (cmd = conn->head; cmd != NULL; cmd = cmd->next) {
+        if (cmd->batch != NULL && cmd->batch->timer.timer_set) {
+            return;
+        }
+    }
+
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "rooms redis: \"%V\" is not set up after %M ms (%s), "
                   "dropping the connection", &ngx_http_rooms_rcf->address,
@@ -1561,8 +1587,7 @@ ngx_http_rooms_redis_connect_timeout(ngx_event_t *ev)
                   ? "connecting"
                   : conn->state == NGX_HTTP_ROOMS_HANDSHAKE
                   ? "in the TLS handshake"
-                  : conn->subscriber ? "no answer to SUBSCRIBE"
-                  : "no answer to AUTH and SELECT");
+                  : "no answer to SUBSCRIBE");
 
     ngx_http_rooms_redis_timed_out(conn, NULL);
 }
@@ -1575,8 +1600,14 @@ ngx_http_rooms_redis_batch_timeout(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_ERR, b->log, 0,
                   "rooms redis: \"%V\" did not answer in %M ms, "
-                  "dropping the connection",
-                  &ngx_http_rooms_rcf->address, ngx_http_rooms_rcf->timeout);
+                  "dropping the connection%s",
+                  &ngx_http_rooms_rcf->address, ngx_http_rooms_rcf->timeout,
+                  b->conn->state == NGX_HTTP_ROOMS_CONNECTING
+                  ? " (still connecting)"
+                  : b->conn->state == NGX_HTTP_ROOMS_HANDSHAKE
+                  ? " (still in the TLS handshake)"
+                  : b->conn->state == NGX_HTTP_ROOMS_SETUP
+                  ? " (AUTH and SELECT not answered yet)" : "");
 
     ngx_http_rooms_redis_timed_out(b->conn, b);
 }
