@@ -1000,7 +1000,8 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
     conn->log.action = "connecting";
     conn->state = NGX_HTTP_ROOMS_CONNECTING;
 
-    conn->reader = redisReaderCreateWithFunctions(&ngx_http_rooms_redis_objects);
+    conn->reader =
+                 redisReaderCreateWithFunctions(&ngx_http_rooms_redis_objects);
     if (conn->reader == NULL) {
         goto failed;
     }
