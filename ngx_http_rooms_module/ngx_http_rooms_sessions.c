@@ -439,14 +439,26 @@ ngx_http_rooms_sessions_schedule(ngx_http_rooms_room_t *room)
 }
 
 
-/* an exiting worker keeps its Redis connections for its sessions */
+/*
+ * an exiting worker keeps its Redis connections for its sessions: the
+ * adapter is held while there is one, and the holds are counted, so only
+ * the first session and the last one take or let go of it
+ */
 
 static void
 ngx_http_rooms_sessions_count(ngx_int_t delta)
 {
+    ngx_uint_t  was;
+
+    was = ngx_http_rooms_nsessions;
     ngx_http_rooms_nsessions += delta;
 
-    ngx_http_rooms_redis_keep(ngx_http_rooms_nsessions > 0);
+    if (was == 0 && ngx_http_rooms_nsessions > 0) {
+        ngx_http_rooms_redis_hold(1);
+
+    } else if (was > 0 && ngx_http_rooms_nsessions == 0) {
+        ngx_http_rooms_redis_hold(0);
+    }
 }
 
 
