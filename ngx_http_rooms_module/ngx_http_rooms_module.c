@@ -940,6 +940,17 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_rooms_init_process(ngx_cycle_t *cycle)
 {
+    /*
+     * The cached clock was last read before the configuration was, and a
+     * worker's event loop reads it again only after its first wait: a
+     * timer armed from here (the Redis adapter's set-up timeout, the
+     * sessions' timers) would be short by however long the configuration
+     * took.  Under valgrind that is over a second: the subscription timed
+     * out in the very pass of the event loop that sent its SUBSCRIBE.
+     */
+
+    ngx_time_update();
+
     if (ngx_http_rooms_cache_init_process(cycle) != NGX_OK
         || ngx_http_rooms_tokens_init_process(cycle) != NGX_OK
         || ngx_http_rooms_redis_init_process(cycle) != NGX_OK
