@@ -7,7 +7,8 @@
  * _store.h (the data model), _events.h (changes between gateways),
  * _cache.h (the admission cache), _tokens.h (verified tokens),
  * _admission.h, _variables.h, _api.h, _rooms.h, _identity.h and
- * _response.h (the management API).
+ * _response.h (the management API), _keys.h (token keys and their
+ * rotation), _metrics.h (Prometheus metrics).
  */
 
 
@@ -19,6 +20,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_rooms_keys.h"
 #include "rooms_jwt.h"
 #include "rooms_mask.h"
 #include "rooms_model.h"
@@ -45,13 +47,15 @@ typedef struct {
     ngx_uint_t                    token_cache; /* entries, per worker */
     ngx_array_t                  *mask;        /* of rooms_mask_name_t */
     ngx_flag_t                    used;        /* some location needs it */
+    void                         *metrics;     /* _metrics.c's, or NULL */
+    ngx_str_t                     stream;      /* rooms_events_stream key */
+    ngx_uint_t                    stream_maxlen;   /* 0: no trimming */
 } ngx_http_rooms_main_conf_t;
 
 
 typedef struct {
     ngx_array_t                  *access_keys; /* of ngx_str_t, decoded */
-    rooms_jwks_t                 *jwks;
-    ngx_str_t                     jwks_file;
+    ngx_http_rooms_keys_t        *keys;        /* rooms_token_keys */
     ngx_int_t                     leeway;      /* seconds */
 } ngx_http_rooms_srv_conf_t;
 

@@ -20,6 +20,7 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_metrics.h"
 
 
 #define NGX_HTTP_ROOMS_BACKOFF_MIN    50
@@ -41,6 +42,7 @@ typedef struct {
     ngx_uint_t                 generation;
     unsigned                   in_write:1;
     unsigned                   ready:1;      /* takes commands */
+    unsigned                   connected:1;  /* for rooms_redis_up */
     unsigned                   subscriber:1; /* the pub/sub connection */
 } ngx_http_rooms_conn_t;
 
@@ -64,6 +66,7 @@ struct ngx_http_rooms_batch_s {
     ngx_uint_t                       ncmds;
     ngx_uint_t                       pending;
     ngx_event_t                      timer;
+    uint64_t                         start;    /* for the metrics */
     unsigned                         failed:1;
     unsigned                         ended:1;
     unsigned                         done:1;   /* the owner is done */
@@ -106,6 +109,7 @@ static void ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b,
     ngx_int_t rc);
 static void ngx_http_rooms_redis_detach(ngx_http_rooms_batch_t *b);
 static void ngx_http_rooms_redis_unhook(ngx_http_rooms_batch_t *b);
+static void ngx_http_rooms_redis_gauge(void);
 
 
 static ngx_http_rooms_conn_t       *ngx_http_rooms_conns;
@@ -590,10 +594,15 @@ ngx_http_rooms_redis_connected(const redisAsyncContext *ac, int status)
                       "rooms redis: connect to \"%V\" failed: %s",
                       &ngx_http_rooms_rcf->address, ac->errstr);
 
+        ngx_http_rooms_metrics_redis_error(NGX_HTTP_ROOMS_REDIS_CONNECTION);
+
         /* hiredis frees the context after this callback */
         ngx_http_rooms_redis_lost(conn);
         return;
     }
+
+    conn->connected = 1;
+    ngx_http_rooms_redis_gauge();
 
     if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MIN) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
@@ -614,6 +623,10 @@ ngx_http_rooms_redis_disconnected(const redisAsyncContext *ac, int status)
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: connection to \"%V\" lost: %s",
                       &ngx_http_rooms_rcf->address, ac->errstr);
+
+        ngx_http_rooms_metrics_redis_error(ac->err == REDIS_ERR_PROTOCOL
+                                           ? NGX_HTTP_ROOMS_REDIS_PROTOCOL
+                                           : NGX_HTTP_ROOMS_REDIS_CONNECTION);
     }
 
     ngx_http_rooms_redis_lost(conn);
@@ -674,6 +687,7 @@ ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
 static void
 ngx_http_rooms_redis_reconnect_handler(ngx_event_t *ev)
 {
+    ngx_http_rooms_metrics_redis_reconnect();
     ngx_http_rooms_redis_connect(ev->data);
 }
 
@@ -713,6 +727,7 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: connect to \"%V\" failed: %s",
                       &ngx_http_rooms_rcf->address, ac->errstr);
+        ngx_http_rooms_metrics_redis_error(NGX_HTTP_ROOMS_REDIS_CONNECTION);
         redisAsyncFree(ac);
         ngx_http_rooms_redis_lost(conn);
         return;
@@ -810,6 +825,11 @@ ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn)
     conn->ready = 0;
     conn->generation++;
 
+    if (conn->connected) {
+        conn->connected = 0;
+        ngx_http_rooms_redis_gauge();
+    }
+
     if (ngx_http_rooms_exiting || ngx_terminate || ngx_exiting) {
         return;
     }
@@ -836,6 +856,25 @@ ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn)
 
     /* calls every pending callback with a NULL reply, then cleanup */
     redisAsyncFree(ac);
+}
+
+
+/* rooms_redis_up: every connection of this worker for batches is up */
+
+static void
+ngx_http_rooms_redis_gauge(void)
+{
+    ngx_uint_t  i, up;
+
+    up = (ngx_http_rooms_nconns > 0);
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        if (!ngx_http_rooms_conns[i].connected) {
+            up = 0;
+        }
+    }
+
+    ngx_http_rooms_metrics_redis_up(up);
 }
 
 
@@ -906,6 +945,8 @@ ngx_http_rooms_redis_timeout(ngx_event_t *ev)
                   "rooms redis: \"%V\" did not answer in %M ms, "
                   "dropping the connection",
                   &ngx_http_rooms_rcf->address, ngx_http_rooms_rcf->timeout);
+
+    ngx_http_rooms_metrics_redis_error(NGX_HTTP_ROOMS_REDIS_TIMEOUT);
 
     ngx_http_rooms_redis_finish(b, NGX_ERROR);
 
@@ -1274,6 +1315,7 @@ ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b)
     }
 
     b->ended = 1;
+    b->start = ngx_http_rooms_metrics_now();
 
     ngx_add_timer(&b->timer, ngx_http_rooms_rcf->timeout);
 
@@ -1369,6 +1411,12 @@ ngx_http_rooms_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
 
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR) {
+        ngx_http_rooms_metrics_redis_error(
+            ngx_http_rooms_metrics_redis_error_kind((u_char *) rr->str,
+                                                    rr->len));
+    }
+
     b = slot->batch;
     index = slot->index;
     ngx_free(slot);
@@ -1411,6 +1459,8 @@ ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b, ngx_int_t rc)
     ngx_http_request_t  *r;
 
     r = b->r;
+
+    ngx_http_rooms_metrics_redis_duration(b->start);
 
     /* the replies stay where they are: in r->pool, or in pool below */
 
