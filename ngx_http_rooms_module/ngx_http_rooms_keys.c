@@ -32,8 +32,8 @@ struct ngx_http_rooms_keys_s {
     ngx_msec_t                 check;       /* 0: never */
     rooms_jwks_t              *jwks;
 
-    ngx_msec_t                 checked;     /* ngx_current_msec */
-    ngx_msec_t                 early;
+    ngx_event_t                timer;       /* of the checks, per worker */
+    ngx_msec_t                 early;       /* the last early check */
 
     /* the file as last read, and the content of the set in use */
     ngx_file_uniq_t            uniq;
@@ -177,15 +177,16 @@ ngx_http_rooms_keys_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_rooms_srv_conf_t *rscf = conf;
 
-    char                    err[512];
-    u_char                  digest[SHA256_DIGEST_LENGTH];
-    ngx_err_t               errn;
-    ngx_str_t              *value, s;
-    ngx_uint_t              i;
-    rooms_jwks_t           *jwks;
-    ngx_file_info_t         fi;
-    ngx_pool_cleanup_t     *cln;
-    ngx_http_rooms_keys_t  *k;
+    char                         err[512];
+    u_char                       digest[SHA256_DIGEST_LENGTH];
+    ngx_err_t                    errn;
+    ngx_str_t                   *value, s;
+    ngx_uint_t                   i;
+    rooms_jwks_t                *jwks;
+    ngx_file_info_t              fi;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_rooms_keys_t       *k, **kp;
+    ngx_http_rooms_main_conf_t  *rmcf;
 
     if (rscf->keys != NULL) {
         return "is duplicate";
@@ -246,8 +247,25 @@ ngx_http_rooms_keys_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     k->jwks = jwks;
     ngx_memcpy(k->digest, digest, SHA256_DIGEST_LENGTH);
     ngx_http_rooms_keys_seen(k, &fi);
-    k->checked = ngx_current_msec;
 
+    /* for the workers' timers */
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+
+    if (rmcf->keys == NULL) {
+        rmcf->keys = ngx_array_create(cf->pool, 2,
+                                      sizeof(ngx_http_rooms_keys_t *));
+        if (rmcf->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kp = ngx_array_push(rmcf->keys);
+    if (kp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *kp = k;
     rscf->keys = k;
 
     return NGX_CONF_OK;
@@ -285,7 +303,6 @@ ngx_http_rooms_keys_reload(ngx_http_rooms_keys_t *k)
     ngx_file_info_t   fi;
 
     log = ngx_cycle->log;
-    k->checked = ngx_current_msec;
 
     /* unchanged since read, and read after the second it was written */
 
@@ -313,8 +330,8 @@ ngx_http_rooms_keys_reload(ngx_http_rooms_keys_t *k)
             || fi.st_mtim.tv_nsec != k->failed_mtime_ns)
         {
             ngx_log_error(NGX_LOG_ERR, log, errn,
-                          "rooms_token_keys: %s; the %uz keys read before "
-                          "stay in use", err, rooms_jwks_count(k->jwks));
+                          "rooms_token_keys: keeping the %uz keys read "
+                          "before: %s", rooms_jwks_count(k->jwks), err);
         }
 
         k->failed = 1;
@@ -354,16 +371,56 @@ ngx_http_rooms_keys_reload(ngx_http_rooms_keys_t *k)
 }
 
 
+static void
+ngx_http_rooms_keys_timer(ngx_event_t *ev)
+{
+    ngx_http_rooms_keys_t  *k = ev->data;
+
+    (void) ngx_http_rooms_keys_reload(k);
+
+    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_add_timer(ev, k->check);
+    }
+}
+
+
+ngx_int_t
+ngx_http_rooms_keys_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                    i;
+    ngx_http_rooms_keys_t       **kp, *k;
+    ngx_http_rooms_main_conf_t   *rmcf;
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_rooms_module);
+
+    if (rmcf == NULL || rmcf->keys == NULL) {
+        return NGX_OK;
+    }
+
+    kp = rmcf->keys->elts;
+
+    for (i = 0; i < rmcf->keys->nelts; i++) {
+        k = kp[i];
+
+        if (k->check == 0) {
+            continue;
+        }
+
+        k->timer.handler = ngx_http_rooms_keys_timer;
+        k->timer.data = k;
+        k->timer.log = cycle->log;
+        k->timer.cancelable = 1;
+
+        ngx_add_timer(&k->timer, k->check);
+    }
+
+    return NGX_OK;
+}
+
+
 rooms_jwks_t *
 ngx_http_rooms_keys_get(ngx_http_rooms_keys_t *k)
 {
-    if (k->check
-        && (ngx_msec_int_t) (ngx_current_msec - k->checked)
-           >= (ngx_msec_int_t) k->check)
-    {
-        (void) ngx_http_rooms_keys_reload(k);
-    }
-
     return k->jwks;
 }
 

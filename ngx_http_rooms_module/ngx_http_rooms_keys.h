@@ -3,9 +3,10 @@
  * Copyright (C) ngx_http_rooms_module authors
  *
  * The token keys of a server ("rooms_token_keys file [check=time]"): the
- * JWKS read when the configuration is, then again by each worker when the
- * file changes, every "check" at most, and early (at most once a second)
- * when a token names a kid the set does not have.  The new set replaces
+ * JWKS read when the configuration is, then checked by each worker every
+ * "check" (a timer: an idle worker follows too) and read again when it
+ * changed, and early (at most once a second) when a token names a kid
+ * the set does not have.  The new set replaces
  * the whole old one at once; a file that cannot be read or parsed (broken,
  * or half written) keeps the old set, and the error log says why.
  *
@@ -34,7 +35,10 @@ typedef struct ngx_http_rooms_keys_s  ngx_http_rooms_keys_t;
 char *ngx_http_rooms_keys_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-/* the set to use now: the file is checked first when "check" has passed */
+/* each worker's timers of the checks */
+ngx_int_t ngx_http_rooms_keys_init_process(ngx_cycle_t *cycle);
+
+/* the set to use now */
 rooms_jwks_t *ngx_http_rooms_keys_get(ngx_http_rooms_keys_t *keys);
 
 /*

@@ -756,6 +756,7 @@ ngx_http_rooms_init_process(ngx_cycle_t *cycle)
     if (ngx_http_rooms_metrics_init_process(cycle) != NGX_OK
         || ngx_http_rooms_cache_init_process(cycle) != NGX_OK
         || ngx_http_rooms_tokens_init_process(cycle) != NGX_OK
+        || ngx_http_rooms_keys_init_process(cycle) != NGX_OK
         || ngx_http_rooms_redis_init_process(cycle) != NGX_OK
         || ngx_http_rooms_events_init_process(cycle) != NGX_OK)
     {

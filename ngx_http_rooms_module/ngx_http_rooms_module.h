@@ -48,6 +48,7 @@ typedef struct {
     ngx_array_t                  *mask;        /* of rooms_mask_name_t */
     ngx_flag_t                    used;        /* some location needs it */
     void                         *metrics;     /* _metrics.c's, or NULL */
+    ngx_array_t                  *keys;        /* of _keys.c's objects */
     ngx_str_t                     stream;      /* rooms_events_stream key */
     ngx_uint_t                    stream_maxlen;   /* 0: no trimming */
 } ngx_http_rooms_main_conf_t;

@@ -30,14 +30,16 @@ my @cleanups;
 sub pass { $npass++; print "PASS @_\n" }
 sub fail { $nfail++; print "FAIL @_\n" }
 
-sub ok {
+# (prototypes: a match as the condition is in scalar context, so a failed
+# one is false, not an empty list that shifts the message into its place)
+sub ok ($@) {
     my ($cond, @what) = @_;
     $cond ? pass(@what) : fail(@what);
     return $cond;
 }
 
 # is(GOT, WANT, WHAT): equal as strings, both shown on failure
-sub is {
+sub is ($$@) {
     my ($got, $want, @what) = @_;
     $got //= '(undef)';
     $want //= '(undef)';
