@@ -745,8 +745,9 @@ fi
 check "good: the README's configuration example" ok <<EOF
 rooms_redis        127.0.0.1:6379 timeout=1s;
 rooms_access_key   3q2+7wAAAAAAAAAAAAAAAA==;
-rooms_token_keys   $JWKS;
+rooms_token_keys   $JWKS check=5s;
 rooms_cache        zone=rooms:10m;
+rooms_events_stream "rooms:{events}" maxlen=100000;
 
 upstream media_cluster { server 127.0.0.1:$PORT; }
 
@@ -755,6 +756,7 @@ server {
 
     location /rooms       { rooms_api; }
     location /identities  { rooms_api; }
+    location = /metrics   { rooms_metrics; allow 10.0.0.0/8; deny all; }
 
     location ~ ^/media/(?<room>[0-9]+)(/|\$) {
         rooms_admission   \$room;
