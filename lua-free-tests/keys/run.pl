@@ -102,7 +102,7 @@ sub until_all {
 }
 
 my $master = Gateway::nginx_pid($nginx);
-my $workers = `pgrep -P $master | sort | tr '\\n' ' '`;
+my $workers = Gateway::workers($nginx);
 
 my $t1 = tok('k1');
 Gateway::is(try($t1), '200 ', 'k1 token admitted (and kept by both workers)');
@@ -174,7 +174,7 @@ Gateway::ok(Gateway::error_log($nginx) =~ /rooms_token_keys: keeping the 2 keys 
             'the error log says the file is missing');
 
 Gateway::is(Gateway::nginx_pid($nginx), $master, 'no reload: the same master');
-Gateway::is(`pgrep -P $master | sort | tr '\\n' ' '`, $workers, 'and the same workers');
+Gateway::is(Gateway::workers($nginx), $workers, 'and the same workers');
 Gateway::ok(Gateway::error_log($nginx) =~ /rooms_token_keys: "\Q$JWKS\E" changed: 2 keys now \("k2", "k1"\)/,
             'each change logged with its keys');
 Gateway::ok(Gateway::error_log($nginx) !~ /\[(alert|emerg|crit)\]|exited on signal/,

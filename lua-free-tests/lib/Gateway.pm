@@ -24,6 +24,8 @@ our $MODULE = $ENV{ROOMS_MODULE} // "$ROOT/build/ngx_http_rooms_module.so";
 our $NGINX = -x '/usr/sbin/nginx' ? '/usr/sbin/nginx' : 'nginx';
 our $KEY = $RoomsTest::ACS_KEY;
 
+$| = 1;
+
 my ($npass, $nfail) = (0, 0);
 my @cleanups;
 
@@ -109,6 +111,13 @@ sub stop_redis {
 # nginx
 #--------------------------------------------------------------------------
 
+# the pids of a master's workers, sorted, as one string
+sub workers {
+    my $n = shift;
+    my $master = nginx_pid($n) // return '';
+    return join ' ', sort { $a <=> $b } split ' ', `pgrep -P $master`;
+}
+
 # new_nginx(DIR, HTTP_BODY, workers): nginx with the module, ->{port};
 # "@PORT@" and "@DIR@" in the body are replaced
 sub new_nginx {
@@ -127,8 +136,13 @@ sub new_nginx {
         . "http {\n    access_log off;\n$temp$body\n}\n";
     close $f;
     $n->{conf} = "$dir/nginx.conf";
-    run($NGINX, '-p', $dir, '-c', $n->{conf}, '-e', "$dir/logs/error.log")
-        or die "nginx did not start: see $dir/logs/error.log\n";
+    {
+        # ROOMS_NGINX_PRELOAD: a sanitizer's runtime, for nginx alone
+        local $ENV{LD_PRELOAD} = $ENV{ROOMS_NGINX_PRELOAD}
+            if $ENV{ROOMS_NGINX_PRELOAD};
+        run($NGINX, '-p', $dir, '-c', $n->{conf}, '-e', "$dir/logs/error.log")
+            or die "nginx did not start: see $dir/logs/error.log\n";
+    }
     push @cleanups, sub { stop_nginx($n) };
     wait_until(5, sub { IO::Socket::INET->new("127.0.0.1:$n->{port}") })
         or die "nginx does not listen\n";
@@ -145,6 +159,8 @@ sub nginx_pid {
 
 sub reload_nginx {
     my $n = shift;
+    local $ENV{LD_PRELOAD} = $ENV{ROOMS_NGINX_PRELOAD}
+        if $ENV{ROOMS_NGINX_PRELOAD};
     run($NGINX, '-p', $n->{dir}, '-c', $n->{conf}, '-e',
         "$n->{dir}/logs/error.log", '-s', 'reload');
 }

@@ -255,8 +255,12 @@ Gateway::ok($back && $back->{rooms_redis_reconnects_total} > $m1->{rooms_redis_r
 # a reload keeps every counter
 RoomsTest::seed_room($R1, { $alice => 'Presenter' });
 my ($m2) = Gateway::metrics($nginx);
+my $old = Gateway::workers($nginx);
 Gateway::reload_nginx($nginx);
-Gateway::wait_until(5, sub { Gateway::error_log($nginx) =~ /gracefully shutting down/ });
+Gateway::ok(Gateway::wait_until(10, sub {
+    my $w = Gateway::workers($nginx);
+    $w ne $old && !grep { $old =~ /\b$_\b/ } split ' ', $w }),
+    'reloaded: new workers');
 sleep 0.5;
 my $after = Gateway::wait_until(10, sub {
     my ($m) = Gateway::metrics($nginx);
