@@ -229,6 +229,25 @@ ngx_http_rooms_api_deny(ngx_http_request_t *r, ngx_int_t *rc,
 }
 
 
+/* "VERB\n<path?query as sent>\n<x-ms-date>;<Host>;<hash>", measured or made */
+
+static size_t
+ngx_http_rooms_api_string_to_sign(ngx_http_request_t *r, char *buf,
+    size_t size, ngx_table_elt_t *xdate, char *hash)
+{
+    return rooms_hmac_string_to_sign(buf, size,
+                                     (char *) r->method_name.data,
+                                     r->method_name.len,
+                                     (char *) r->unparsed_uri.data,
+                                     r->unparsed_uri.len,
+                                     (char *) xdate->value.data,
+                                     xdate->value.len,
+                                     (char *) r->headers_in.host->value.data,
+                                     r->headers_in.host->value.len,
+                                     hash, 44);
+}
+
+
 static ngx_int_t
 ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len,
     ngx_int_t *rc)
@@ -304,16 +323,7 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len,
                       "body.", "content hash does not match the body");
     }
 
-    n = rooms_hmac_string_to_sign(NULL, 0,
-                                  (char *) r->method_name.data,
-                                  r->method_name.len,
-                                  (char *) r->unparsed_uri.data,
-                                  r->unparsed_uri.len,
-                                  (char *) xdate->value.data,
-                                  xdate->value.len,
-                                  (char *) r->headers_in.host->value.data,
-                                  r->headers_in.host->value.len,
-                                  hash, 44);
+    n = ngx_http_rooms_api_string_to_sign(r, NULL, 0, xdate, hash);
 
     sts = ngx_pnalloc(r->pool, n + 1);
     if (sts == NULL) {
@@ -321,16 +331,7 @@ ngx_http_rooms_api_auth(ngx_http_request_t *r, u_char *body, size_t len,
         return NGX_DECLINED;
     }
 
-    (void) rooms_hmac_string_to_sign(sts, n + 1,
-                                     (char *) r->method_name.data,
-                                     r->method_name.len,
-                                     (char *) r->unparsed_uri.data,
-                                     r->unparsed_uri.len,
-                                     (char *) xdate->value.data,
-                                     xdate->value.len,
-                                     (char *) r->headers_in.host->value.data,
-                                     r->headers_in.host->value.len,
-                                     hash, 44);
+    (void) ngx_http_rooms_api_string_to_sign(r, sts, n + 1, xdate, hash);
 
     key = rscf->access_keys->elts;
 

@@ -71,6 +71,41 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
       0,
       NULL },
 
+    { ngx_string("rooms_redis_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_redis_ssl_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, redis_ssl.trusted_certificate),
+      NULL },
+
+    { ngx_string("rooms_redis_ssl_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_redis_ssl_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, redis_ssl.certificate),
+      NULL },
+
+    { ngx_string("rooms_redis_ssl_certificate_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_redis_ssl_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, redis_ssl.certificate_key),
+      NULL },
+
+    { ngx_string("rooms_redis_ssl_server_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_rooms_redis_ssl_server_name,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, redis_ssl.server_name),
+      NULL },
+
+    { ngx_string("rooms_redis_ssl_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_rooms_main_conf_t, redis_ssl.verify),
+      NULL },
+
     { ngx_string("rooms_resource_id"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -215,11 +250,13 @@ ngx_http_rooms_create_main_conf(ngx_conf_t *cf)
     }
 
     rmcf->token_cache = NGX_CONF_UNSET_UINT;
+    rmcf->redis_ssl.verify = NGX_CONF_UNSET;
 
     /*
      * set by ngx_pcalloc():
      *
      *     rmcf->redis = NULL;
+     *     rmcf->redis_ssl.* = { 0, NULL };
      *     rmcf->scripts = NULL;
      *     rmcf->resource = { 0, NULL };
      *     rmcf->used = 0;
@@ -734,6 +771,12 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
     if (rmcf->cache_zone != NULL && rmcf->redis == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"rooms_cache\" needs \"rooms_redis\"");
+        return NGX_ERROR;
+    }
+
+    /* (the rooms_redis_ssl_* checks also run with no rooms_redis) */
+
+    if (ngx_http_rooms_redis_init_conf(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

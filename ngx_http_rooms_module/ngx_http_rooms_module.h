@@ -32,14 +32,30 @@ typedef struct {
     ngx_int_t                     port;
     ngx_str_t                     unix_path;   /* NUL-terminated */
     ngx_int_t                     db;
+    ngx_str_t                     user;        /* ACL user, with password */
     ngx_str_t                     password;
     ngx_msec_t                    timeout;
     ngx_uint_t                    connections;
+    ngx_flag_t                    tls;
+    ngx_ssl_t                    *ssl;         /* tls: the client context */
+    ngx_str_t                     ssl_name;    /* tls: SNI, name verified */
+    ngx_flag_t                    ssl_verify;  /* tls: verify the server */
 } ngx_http_rooms_redis_conf_t;
+
+
+/* the rooms_redis_ssl_* directives as written, file names made absolute */
+typedef struct {
+    ngx_str_t                     trusted_certificate;
+    ngx_str_t                     certificate;
+    ngx_str_t                     certificate_key;
+    ngx_str_t                     server_name;
+    ngx_flag_t                    verify;
+} ngx_http_rooms_redis_ssl_conf_t;
 
 
 typedef struct {
     ngx_http_rooms_redis_conf_t  *redis;       /* NULL: no rooms_redis */
+    ngx_http_rooms_redis_ssl_conf_t  redis_ssl;   /* rooms_redis_ssl_* */
     ngx_array_t                  *scripts;     /* the adapter's */
     ngx_str_t                     resource;    /* identity id prefix */
     ngx_str_t                     channel;     /* pub/sub of changes */

@@ -27,6 +27,9 @@
 #define NGX_HTTP_ROOMS_BACKOFF_MAX    500
 #define NGX_HTTP_ROOMS_DRAIN_MAX      64
 
+/* how deep the server's certificate chain may be (proxy_ssl_verify_depth) */
+#define NGX_HTTP_ROOMS_SSL_VERIFY_DEPTH  4
+
 
 typedef struct {
     ngx_str_t                  text;
@@ -98,6 +101,8 @@ typedef struct {
 } ngx_http_rooms_sub_t;
 
 
+static ngx_int_t ngx_http_rooms_redis_init_ssl(ngx_conf_t *cf,
+    ngx_http_rooms_main_conf_t *rmcf);
 static void ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn);
@@ -121,9 +126,6 @@ static ngx_array_t                 *ngx_http_rooms_scripts;
 static ngx_uint_t                   ngx_http_rooms_exiting;
 
 
-/* configuration */
-
-
 char *
 ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -143,6 +145,16 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (rc == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rc->user = { 0, NULL };
+     *     rc->password = { 0, NULL };
+     *     rc->tls = 0;
+     *     rc->ssl = NULL;
+     *     rc->ssl_name = { 0, NULL };
+     */
 
     value = cf->args->elts;
 
@@ -193,13 +205,36 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         p[rc->host.len] = '\0';
         rc->host.data = p;
         rc->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+        /* the name TLS verifies unless rooms_redis_ssl_server_name says */
+        rc->ssl_name = u.host;
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
 
+        if (ngx_strcmp(value[i].data, "tls") == 0) {
+            if (rc->tls) {
+                goto invalid;
+            }
+
+            rc->tls = 1;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
             rc->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
             if (rc->db == NGX_ERROR || rc->db > 65535) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
+            rc->user.len = value[i].len - 5;
+            rc->user.data = value[i].data + 5;
+
+            if (rc->user.len == 0) {
                 goto invalid;
             }
 
@@ -244,6 +279,32 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
+    if (rc->user.len && rc->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"user=%V\" needs \"password=\"",
+                           &rc->user);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->tls && rc->unix_path.len) {
+        /* Redis serves TLS on TCP ports only */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"tls\" needs a TCP address, "
+                           "not \"%V\"", &rc->address);
+        return NGX_CONF_ERROR;
+    }
+
+#if !(NGX_HTTP_SSL)
+
+    if (rc->tls) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"tls\" needs an nginx built with "
+                           "the http_ssl module");
+        return NGX_CONF_ERROR;
+    }
+
+#endif
+
     rmcf->redis = rc;
 
     return NGX_CONF_OK;
@@ -252,8 +313,99 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "rooms_redis: invalid parameter \"%V\" (expected "
-                       "db=N, password=..., timeout=TIME or "
-                       "connections=1..64)", &value[i]);
+                       "tls, user=..., password=..., db=N, timeout=TIME "
+                       "or connections=1..64)", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+char *
+ngx_http_rooms_redis_ssl_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t   *field, *value, name;
+    ngx_fd_t     fd;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%V: empty file name", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* read by OpenSSL once every directive is in: say early which is bad */
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%V: cannot open \"%s\"", &cmd->name, name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%s\" failed", name.data);
+    }
+
+    *field = name;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_rooms_redis_ssl_server_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t   *field, *value;
+    ngx_uint_t   i;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 253) {
+        goto invalid;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!isalnum(value[1].data[i]) && value[1].data[i] != '-'
+            && value[1].data[i] != '.' && value[1].data[i] != '_'
+            && value[1].data[i] != ':')
+        {
+            goto invalid;
+        }
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "%V: \"%V\" is not a host name or an address",
+                       &cmd->name, &value[1]);
 
     return NGX_CONF_ERROR;
 }
@@ -292,6 +444,154 @@ ngx_http_rooms_redis_add_script(ngx_conf_t *cf, ngx_str_t *text)
 
 
 ngx_int_t
+ngx_http_rooms_redis_init_conf(ngx_conf_t *cf)
+{
+    ngx_http_rooms_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_rooms_module);
+
+    return ngx_http_rooms_redis_init_ssl(cf, rmcf);
+}
+
+
+/*
+ * The rooms_redis_ssl_* directives against "tls", then the client context
+ * every connection to Redis is made from (as proxy_ssl_* make theirs).
+ * Messages name the directives: the http block is over, there is no line.
+ */
+
+static ngx_int_t
+ngx_http_rooms_redis_init_ssl(ngx_conf_t *cf, ngx_http_rooms_main_conf_t *rmcf)
+{
+    char                             *set;
+    ngx_http_rooms_redis_conf_t      *rc;
+    ngx_http_rooms_redis_ssl_conf_t  *sc;
+#if (NGX_HTTP_SSL)
+    ngx_str_t                         ciphers;
+    ngx_pool_cleanup_t               *cln;
+#endif
+
+    rc = rmcf->redis;
+    sc = &rmcf->redis_ssl;
+
+    set = sc->trusted_certificate.data
+          ? "rooms_redis_ssl_trusted_certificate"
+          : sc->certificate.data ? "rooms_redis_ssl_certificate"
+          : sc->certificate_key.data ? "rooms_redis_ssl_certificate_key"
+          : sc->server_name.data ? "rooms_redis_ssl_server_name"
+          : sc->verify != NGX_CONF_UNSET ? "rooms_redis_ssl_verify"
+          : NULL;
+
+    if (rc == NULL || !rc->tls) {
+        if (set != NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%s\" is set, but \"rooms_redis\" has no "
+                          "\"tls\"", set);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_conf_init_value(sc->verify, 1);
+
+    if (sc->certificate.data && sc->certificate_key.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis_ssl_certificate\" \"%V\" needs "
+                      "\"rooms_redis_ssl_certificate_key\"",
+                      &sc->certificate);
+        return NGX_ERROR;
+    }
+
+    if (sc->certificate_key.data && sc->certificate.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis_ssl_certificate_key\" \"%V\" needs "
+                      "\"rooms_redis_ssl_certificate\"",
+                      &sc->certificate_key);
+        return NGX_ERROR;
+    }
+
+    if (sc->verify && sc->trusted_certificate.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis\" \"%V\" with \"tls\" verifies the "
+                      "server's certificate: it needs "
+                      "\"rooms_redis_ssl_trusted_certificate\" (or "
+                      "\"rooms_redis_ssl_verify off\")", &rc->address);
+        return NGX_ERROR;
+    }
+
+    if (sc->server_name.data) {
+        rc->ssl_name = sc->server_name;
+    }
+
+    rc->ssl_verify = sc->verify;
+
+#if (NGX_HTTP_SSL)
+
+    rc->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (rc->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc->ssl->log = cf->log;
+
+    if (ngx_ssl_create(rc->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(rc->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = rc->ssl;
+
+    ngx_str_set(&ciphers, "DEFAULT");
+
+    if (ngx_ssl_ciphers(cf, rc->ssl, &ciphers, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (sc->certificate.data
+        && ngx_ssl_certificate(cf, rc->ssl, &sc->certificate,
+                               &sc->certificate_key, NULL)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis_ssl_certificate\" \"%V\" and its key "
+                      "\"%V\" cannot be used", &sc->certificate,
+                      &sc->certificate_key);
+        return NGX_ERROR;
+    }
+
+    if (sc->trusted_certificate.data
+        && ngx_ssl_trusted_certificate(cf, rc->ssl, &sc->trusted_certificate,
+                                       NGX_HTTP_ROOMS_SSL_VERIFY_DEPTH)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_redis_ssl_trusted_certificate\" \"%V\" "
+                      "cannot be used", &sc->trusted_certificate);
+        return NGX_ERROR;
+    }
+
+    /* reconnects resume their session: no full handshake each time */
+
+    if (ngx_ssl_client_session_cache(cf, rc->ssl, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+#endif
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                   i;
@@ -311,6 +611,24 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
     ngx_http_rooms_rcf = rmcf->redis;
     ngx_http_rooms_scripts = rmcf->scripts;
     ngx_http_rooms_nconns = rmcf->redis->connections;
+
+    if (rmcf->redis->tls) {
+        /*
+         * the TLS context is built, the connections cannot use it yet:
+         * never fall back to plaintext, which would send the password in
+         * clear; every request gets 503
+         */
+
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "rooms redis: \"%V\" is configured with \"tls\", "
+                      "which this build cannot speak yet: no connection "
+                      "is opened", &rmcf->redis->address);
+
+        ngx_http_rooms_nconns = 0;
+        ngx_http_rooms_rcf = NULL;
+
+        return NGX_OK;
+    }
 
     ngx_http_rooms_conns = ngx_pcalloc(cycle->pool,
                                        ngx_http_rooms_nconns
@@ -585,6 +903,71 @@ ngx_http_rooms_redis_setup_reply(redisAsyncContext *ac, void *reply,
 
 
 static void
+ngx_http_rooms_redis_auth_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                   *rr = reply;
+    ngx_http_rooms_conn_t        *conn = privdata;
+    ngx_http_rooms_redis_conf_t  *rc;
+
+    if (rr == NULL || conn->ac != ac || rr->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    rc = ngx_http_rooms_rcf;
+
+    /* a wrong password, a disabled user: the backoff applies */
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: \"%V\" refused AUTH%s%V%s: %s; "
+                  "reconnecting in %M ms", &rc->address,
+                  rc->user.len ? " as user \"" : "", &rc->user,
+                  rc->user.len ? "\"" : "", rr->str, conn->backoff);
+
+    conn->ready = 0;
+    redisAsyncDisconnect(ac);
+}
+
+
+/* the connection is set up: its next loss starts the backoff again */
+
+static void
+ngx_http_rooms_redis_ready(ngx_http_rooms_conn_t *conn)
+{
+    if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MIN) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "rooms redis: connected to \"%V\"",
+                      &ngx_http_rooms_rcf->address);
+    }
+
+    conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+
+    conn->connected = 1;
+    ngx_http_rooms_redis_gauge();
+}
+
+
+static void
+ngx_http_rooms_redis_select_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply             *rr = reply;
+    ngx_http_rooms_conn_t  *conn = privdata;
+
+    if (rr == NULL || conn->ac != ac || !conn->ready) {
+        return;
+    }
+
+    if (rr->type == REDIS_REPLY_ERROR) {
+        ngx_http_rooms_redis_setup_reply(ac, reply, privdata);
+        return;
+    }
+
+    ngx_http_rooms_redis_ready(conn);
+}
+
+
+static void
 ngx_http_rooms_redis_connected(const redisAsyncContext *ac, int status)
 {
     ngx_http_rooms_conn_t  *conn = ac->data;
@@ -601,16 +984,7 @@ ngx_http_rooms_redis_connected(const redisAsyncContext *ac, int status)
         return;
     }
 
-    conn->connected = 1;
-    ngx_http_rooms_redis_gauge();
-
-    if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MIN) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "rooms redis: connected to \"%V\"",
-                      &ngx_http_rooms_rcf->address);
-    }
-
-    conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+    /* the backoff is reset once AUTH and SELECT (or SUBSCRIBE) passed */
 }
 
 
@@ -666,7 +1040,7 @@ ngx_http_rooms_redis_message(redisAsyncContext *ac, void *reply,
                        &ngx_http_rooms_sub.channel);
 
         conn->ready = 1;
-        conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
+        ngx_http_rooms_redis_ready(conn);
         ngx_http_rooms_sub.handler(ngx_http_rooms_sub.data,
                                    NGX_HTTP_ROOMS_SUB_UP, NULL);
         return;
@@ -696,6 +1070,7 @@ static void
 ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 {
     u_char                    db[NGX_INT_T_LEN];
+    int                       argc;
     const char               *argv[3];
     size_t                    argvlen[3];
     ngx_uint_t                i;
@@ -765,13 +1140,21 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
     /* queued before anything else: sent as soon as the socket connects */
 
     if (ngx_http_rooms_rcf->password.len) {
-        argv[0] = "AUTH";
-        argvlen[0] = 4;
-        argv[1] = (char *) ngx_http_rooms_rcf->password.data;
-        argvlen[1] = ngx_http_rooms_rcf->password.len;
+        argc = 0;
+        argv[argc] = "AUTH";
+        argvlen[argc++] = 4;
 
-        redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
-                              2, argv, argvlen);
+        if (ngx_http_rooms_rcf->user.len) {
+            /* an ACL user (Redis 6 and later) */
+            argv[argc] = (char *) ngx_http_rooms_rcf->user.data;
+            argvlen[argc++] = ngx_http_rooms_rcf->user.len;
+        }
+
+        argv[argc] = (char *) ngx_http_rooms_rcf->password.data;
+        argvlen[argc++] = ngx_http_rooms_rcf->password.len;
+
+        redisAsyncCommandArgv(ac, ngx_http_rooms_redis_auth_reply, conn,
+                              argc, argv, argvlen);
     }
 
     if (conn->subscriber) {
@@ -790,7 +1173,7 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
     argv[1] = (char *) db;
     argvlen[1] = ngx_sprintf(db, "%i", ngx_http_rooms_rcf->db) - db;
 
-    redisAsyncCommandArgv(ac, ngx_http_rooms_redis_setup_reply, conn,
+    redisAsyncCommandArgv(ac, ngx_http_rooms_redis_select_reply, conn,
                           2, argv, argvlen);
 
     if (ngx_http_rooms_scripts == NULL) {
@@ -1114,11 +1497,7 @@ ngx_http_rooms_redis_bulk_len(ngx_uint_t argc, ngx_str_t *argv)
 }
 
 
-/*
- * A command of argc arguments: the first two given here, the rest already
- * in RESP.  Formatted here rather than by hiredis's sds-based formatter,
- * which cost as much as the rest of an admission's Redis work.
- */
+/* a command of argc arguments: the first two given here, the rest in RESP */
 
 static ngx_int_t
 ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata,
@@ -1140,8 +1519,6 @@ ngx_http_rooms_redis_send(redisAsyncContext *ac, void *privdata,
             return NGX_ERROR;
         }
     }
-
-    /* (ngx_sprintf() cost a third of a cache-off admission here) */
 
     p = buf;
     *p++ = '*';
@@ -1169,8 +1546,8 @@ static ngx_int_t
 ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
     ngx_http_rooms_script_t *script, ngx_uint_t argc, ngx_str_t *argv)
 {
-    u_char                 *rest, stack[2048];
-    size_t                  len;
+    u_char                 *buf, *p, *rest, stack[2048];
+    size_t                  len, size;
     ngx_int_t               rc;
     ngx_http_rooms_slot_t  *slot;
 
@@ -1200,31 +1577,50 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
     slot->index = b->ncmds;
     slot->script = script;
     slot->argc = argc;
+    slot->len = 0;
 
-    if (script != NULL) {
-        rest = slot->args;
+    size = sizeof("*\r\n") - 1 + NGX_INT_T_LEN
+           + ngx_http_rooms_redis_bulk_len(ngx_min(argc, 2), argv) + len;
 
-    } else if (len <= sizeof(stack)) {
-        rest = stack;
-
-    } else {
-        rest = ngx_alloc(len, b->log);
-        if (rest == NULL) {
-            ngx_free(slot);
-            b->failed = 1;
-            return NGX_ERROR;
-        }
+    buf = (size <= sizeof(stack)) ? stack : ngx_alloc(size, b->log);
+    if (buf == NULL) {
+        ngx_free(slot);
+        b->failed = 1;
+        return NGX_ERROR;
     }
 
-    slot->len = (argc > 2)
-                ? ngx_http_rooms_redis_bulk(rest, argc - 2, argv + 2) - rest
-                : 0;
+    /*
+     * The command in RESP, formatted here rather than by hiredis's
+     * sds-based formatter, which cost as much as the rest of an
+     * admission's Redis work (and ngx_sprintf() a third of it)
+     */
 
-    rc = ngx_http_rooms_redis_send(b->conn->ac, slot, argc, argv, rest,
-                                   slot->len);
+    p = buf;
+    *p++ = '*';
+    p = ngx_http_rooms_redis_decimal(p, argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    p = ngx_http_rooms_redis_bulk(p, ngx_min(argc, 2), argv);
+    rest = p;
 
-    if (rest != stack && rest != slot->args) {
-        ngx_free(rest);
+    if (argc > 2) {
+        p = ngx_http_rooms_redis_bulk(p, argc - 2, argv + 2);
+    }
+
+    if (script != NULL) {
+        /* kept for a NOSCRIPT, when it goes again as EVAL */
+        slot->len = p - rest;
+        ngx_memcpy(slot->args, rest, slot->len);
+    }
+
+    /* hiredis copies it into its output buffer */
+
+    rc = (redisAsyncFormattedCommand(b->conn->ac, ngx_http_rooms_redis_reply,
+                                     slot, (char *) buf, p - buf)
+          == REDIS_OK) ? NGX_OK : NGX_ERROR;
+
+    if (buf != stack) {
+        ngx_free(buf);
     }
 
     if (rc != NGX_OK) {

@@ -75,8 +75,17 @@ typedef void (*ngx_http_rooms_redis_message_pt)(void *data,
 char *ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+/* rooms_redis_ssl_trusted_certificate, _certificate, _certificate_key */
+char *ngx_http_rooms_redis_ssl_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_rooms_redis_ssl_server_name(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
 /* a Lua script the batches may run: its index for append_script() */
 ngx_int_t ngx_http_rooms_redis_add_script(ngx_conf_t *cf, ngx_str_t *text);
+
+/* the checks across directives, the TLS context (postconfiguration) */
+ngx_int_t ngx_http_rooms_redis_init_conf(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle);

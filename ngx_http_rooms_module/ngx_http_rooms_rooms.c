@@ -45,7 +45,7 @@ typedef struct {
     ngx_str_t                 token;
     int64_t                   token_score;
     ngx_str_t                 token_id;
-    ngx_http_rooms_reply_t   *ids;        /* list: the index page */
+    ngx_http_rooms_index_entry_t  *ids;   /* list: the index page */
     ngx_uint_t                more;
     ngx_uint_t                answer;     /* of a change: what is sent */
     ngx_int_t                *previous;   /* participants' roles before */
@@ -1174,12 +1174,12 @@ ngx_http_rooms_rooms_listed(ngx_http_request_t *r, void *data,
 {
     ngx_http_rooms_rooms_ctx_t *ctx = data;
 
-    u_char                  *p;
-    char                    *next;
-    size_t                   i, count;
-    ngx_str_t                token;
-    rooms_room_t            *rooms;
-    ngx_http_rooms_reply_t  *id, *score;
+    u_char                        *p;
+    char                          *next;
+    size_t                         i, count;
+    ngx_str_t                      token;
+    rooms_room_t                  *rooms;
+    ngx_http_rooms_index_entry_t  *e;
 
     if (ngx_http_rooms_replies_ok(r, replies, n, rc) != NGX_OK) {
         return;
@@ -1194,8 +1194,8 @@ ngx_http_rooms_rooms_listed(ngx_http_request_t *r, void *data,
     count = 0;
 
     for (i = 0; i < n; i++) {
-        id = &ctx->ids[2 * i];
-        rooms[count].id = (char *) id->str.data;
+        e = &ctx->ids[i];
+        rooms[count].id = (char *) e->id.data;
 
         switch (ngx_http_rooms_store_room_read(&replies[i], &rooms[count])) {
 
@@ -1205,13 +1205,14 @@ ngx_http_rooms_rooms_listed(ngx_http_request_t *r, void *data,
 
         case NGX_DECLINED:
             /* deleted or expired: forget it in the index */
-            ngx_http_rooms_store_index_forget(r->connection->log, &id->str);
+            ngx_http_rooms_store_index_forget(r->connection->log, r->pool,
+                                              &e->id);
             break;
 
         default:
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "rooms api: room %V: a stored field is not a "
-                          "number, left out of the list", &id->str);
+                          "number, left out of the list", &e->id);
             break;
         }
     }
@@ -1219,17 +1220,16 @@ ngx_http_rooms_rooms_listed(ngx_http_request_t *r, void *data,
     next = NULL;
 
     if (ctx->more) {
-        id = &ctx->ids[2 * (n - 1)];
-        score = &ctx->ids[2 * (n - 1) + 1];
+        e = &ctx->ids[n - 1];
 
-        p = ngx_pnalloc(r->pool, score->str.len + 1 + id->str.len);
+        p = ngx_pnalloc(r->pool, e->score_str.len + 1 + e->id.len);
         if (p == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
         token.data = p;
-        token.len = ngx_sprintf(p, "%V.%V", &score->str, &id->str) - p;
+        token.len = ngx_sprintf(p, "%V.%V", &e->score_str, &e->id) - p;
 
         next = ngx_http_rooms_rooms_next_link(r, ctx, &token);
         if (next == NULL) {
@@ -1250,50 +1250,46 @@ ngx_http_rooms_rooms_indexed(ngx_http_request_t *r, void *data,
 {
     ngx_http_rooms_rooms_ctx_t *ctx = data;
 
-    int                      cmp;
-    size_t                   i, total, skip, take;
-    int64_t                  score;
-    ngx_http_rooms_reply_t  *ids;
-    ngx_http_rooms_batch_t  *b;
+    ngx_uint_t                     i, total, skip, take;
+    ngx_http_rooms_batch_t        *b;
+    ngx_http_rooms_index_entry_t  *ids;
 
     if (ngx_http_rooms_replies_ok(r, replies, n, rc) != NGX_OK) {
         return;
     }
 
-    ids = replies[0].element;
-    total = replies[0].elements / 2;
+    /* the shards of the index, merged */
+
+    if (ngx_http_rooms_store_index_read(r->pool, replies, n, &ids, &total)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     /* entries sharing the token's score sort by id: skip up to the token */
 
     skip = 0;
 
     if (ctx->token_id.len) {
-        while (skip < total) {
-            if (ngx_http_rooms_store_int(&ids[2 * skip + 1], &score)
-                != NGX_OK
-                || score != ctx->token_score)
-            {
-                break;
-            }
-
-            cmp = ngx_memn2cmp(ids[2 * skip].str.data, ctx->token_id.data,
-                               ids[2 * skip].str.len, ctx->token_id.len);
-            if (cmp > 0) {
-                break;
-            }
-
+        while (skip < total
+               && ids[skip].score == ctx->token_score
+               && ngx_memn2cmp(ids[skip].id.data, ctx->token_id.data,
+                               ids[skip].id.len, ctx->token_id.len)
+                  <= 0)
+        {
             skip++;
         }
     }
 
     take = total - skip;
 
-    if (take > (size_t) ctx->page_size) {
+    if (take > (ngx_uint_t) ctx->page_size) {
         take = ctx->page_size;
         ctx->more = 1;
     }
 
-    ctx->ids = ids + 2 * skip;
+    ctx->ids = ids + skip;
 
     if (take == 0) {
         ngx_http_finalize_request(r,
@@ -1309,7 +1305,7 @@ ngx_http_rooms_rooms_indexed(ngx_http_request_t *r, void *data,
     }
 
     for (i = 0; i < take; i++) {
-        (void) ngx_http_rooms_store_room_get(b, r->pool, &ctx->ids[2 * i].str);
+        (void) ngx_http_rooms_store_room_get(b, r->pool, &ctx->ids[i].id);
     }
 
     if (ngx_http_rooms_redis_end(b) != NGX_OK) {
@@ -1364,9 +1360,14 @@ ngx_http_rooms_rooms_list(ngx_http_request_t *r,
         return ngx_http_rooms_send_unavailable(r);
     }
 
-    (void) ngx_http_rooms_store_index_page(b, r->pool, &min,
-                                           ctx->page_size
-                                           + NGX_HTTP_ROOMS_TIE_SLACK + 1);
+    if (ngx_http_rooms_store_index_page(b, r->pool, &min,
+                                        ctx->page_size
+                                        + NGX_HTTP_ROOMS_TIE_SLACK + 1)
+        == 0)
+    {
+        ngx_http_rooms_redis_abort(b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_rooms_wait(r, b);
 }

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_rooms_store.h"
+#include "rooms_id.h"
 #include "rooms_time.h"
 
 /* ngx_http_rooms_lua_NAME[]: lua/NAME.lua as a C string, made by config */
@@ -18,6 +19,15 @@
 #define NGX_HTTP_ROOMS_KEY_ROOM     "rooms:{"
 #define NGX_HTTP_ROOMS_KEY_USER     "rooms:user:{"
 #define NGX_HTTP_ROOMS_KEY_INDEX    "rooms:index"
+
+/*
+ * The index of rooms for listing, in shards of their own hash slots, so
+ * that a cluster spreads it over its masters: rooms:index:{N}, a room in
+ * shard (its id's value mod NGX_HTTP_ROOMS_INDEX_SHARDS).  A page reads
+ * every shard and merges them; the single rooms:index of earlier versions
+ * is read too, and emptied by deletions and pruning.
+ */
+#define NGX_HTTP_ROOMS_INDEX_SHARDS  16
 #define NGX_HTTP_ROOMS_KEY_SEQ      "rooms:events:seq"
 #define NGX_HTTP_ROOMS_CHANNEL      "rooms:events:"
 
@@ -158,6 +168,33 @@ ngx_http_rooms_key(ngx_http_rooms_argv_t *a, const char *prefix, size_t plen,
 #define ngx_http_rooms_key_user(a, id)                                       \
     ngx_http_rooms_key(a, NGX_HTTP_ROOMS_KEY_USER,                           \
                        sizeof(NGX_HTTP_ROOMS_KEY_USER) - 1, id, "", 0)
+
+
+/* the key of a room's shard of the index */
+
+static void
+ngx_http_rooms_index_key(ngx_http_rooms_argv_t *a, ngx_str_t *id)
+{
+    u_char    *key;
+    uint64_t   v;
+
+    if (rooms_id_parse((char *) id->data, id->len, &v) != ROOMS_ID_OK) {
+        a->failed = 1;
+        return;
+    }
+
+    key = ngx_pnalloc(a->pool, sizeof(NGX_HTTP_ROOMS_KEY_INDEX ":{}")
+                               + NGX_INT_T_LEN);
+    if (key == NULL) {
+        a->failed = 1;
+        return;
+    }
+
+    ngx_http_rooms_argv_push(a, key,
+                             ngx_sprintf(key, NGX_HTTP_ROOMS_KEY_INDEX ":{%uL}",
+                                         v % NGX_HTTP_ROOMS_INDEX_SHARDS)
+                             - key);
+}
 
 
 static ngx_int_t
@@ -482,8 +519,15 @@ ngx_http_rooms_store_room_delete(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
     a.argc = 0;
 
     ngx_http_rooms_argv_lit(&a, "ZREM");
-    ngx_http_rooms_argv_lit(&a, NGX_HTTP_ROOMS_KEY_INDEX);
+    ngx_http_rooms_index_key(&a, id);
     ngx_http_rooms_argv_str(&a, id);
+
+    if (ngx_http_rooms_store_append(b, &a) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    a.argv[1].data = (u_char *) NGX_HTTP_ROOMS_KEY_INDEX;
+    a.argv[1].len = sizeof(NGX_HTTP_ROOMS_KEY_INDEX) - 1;
 
     return ngx_http_rooms_store_append(b, &a);
 }
@@ -504,62 +548,174 @@ ngx_int_t
 ngx_http_rooms_store_room_index(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
     rooms_room_t *room)
 {
+    ngx_str_t              id;
     ngx_http_rooms_argv_t  a;
 
     if (ngx_http_rooms_argv_init(&a, pool, 5) != NGX_OK) {
         return NGX_ERROR;
     }
 
+    id.data = (u_char *) room->id;
+    id.len = ngx_strlen(room->id);
+
     ngx_http_rooms_argv_lit(&a, "ZADD");
-    ngx_http_rooms_argv_lit(&a, NGX_HTTP_ROOMS_KEY_INDEX);
+    ngx_http_rooms_index_key(&a, &id);
     ngx_http_rooms_argv_lit(&a, "NX");
     ngx_http_rooms_argv_int(&a, room->created_at);
-    ngx_http_rooms_argv_push(&a, (u_char *) room->id, ngx_strlen(room->id));
+    ngx_http_rooms_argv_str(&a, &id);
 
     return ngx_http_rooms_store_append(b, &a);
+}
+
+
+ngx_uint_t
+ngx_http_rooms_store_index_page(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *min, ngx_uint_t count)
+{
+    u_char                 *key;
+    ngx_uint_t              i;
+    ngx_http_rooms_argv_t   a;
+
+    /* every shard, and the index of earlier versions last */
+
+    for (i = 0; i <= NGX_HTTP_ROOMS_INDEX_SHARDS; i++) {
+        if (ngx_http_rooms_argv_init(&a, pool, 8) != NGX_OK) {
+            return 0;
+        }
+
+        ngx_http_rooms_argv_lit(&a, "ZRANGEBYSCORE");
+
+        if (i < NGX_HTTP_ROOMS_INDEX_SHARDS) {
+            key = ngx_pnalloc(pool, sizeof(NGX_HTTP_ROOMS_KEY_INDEX ":{}")
+                                    + NGX_INT_T_LEN);
+            if (key == NULL) {
+                return 0;
+            }
+
+            ngx_http_rooms_argv_push(&a, key,
+                      ngx_sprintf(key, NGX_HTTP_ROOMS_KEY_INDEX ":{%ui}", i)
+                      - key);
+
+        } else {
+            ngx_http_rooms_argv_lit(&a, NGX_HTTP_ROOMS_KEY_INDEX);
+        }
+
+        if (min->len) {
+            ngx_http_rooms_argv_str(&a, min);
+
+        } else {
+            ngx_http_rooms_argv_lit(&a, "-inf");
+        }
+
+        ngx_http_rooms_argv_lit(&a, "+inf");
+        ngx_http_rooms_argv_lit(&a, "WITHSCORES");
+        ngx_http_rooms_argv_lit(&a, "LIMIT");
+        ngx_http_rooms_argv_lit(&a, "0");
+        ngx_http_rooms_argv_int(&a, count);
+
+        if (ngx_http_rooms_store_append(b, &a) != NGX_OK) {
+            return 0;
+        }
+    }
+
+    return NGX_HTTP_ROOMS_INDEX_SHARDS + 1;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_rooms_index_cmp(const void *one, const void *two)
+{
+    const ngx_http_rooms_index_entry_t  *a = one, *b = two;
+
+    if (a->score != b->score) {
+        return (a->score < b->score) ? -1 : 1;
+    }
+
+    return ngx_memn2cmp(a->id.data, b->id.data, a->id.len, b->id.len);
 }
 
 
 ngx_int_t
-ngx_http_rooms_store_index_page(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
-    ngx_str_t *min, ngx_uint_t count)
+ngx_http_rooms_store_index_read(ngx_pool_t *pool,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n,
+    ngx_http_rooms_index_entry_t **entries, ngx_uint_t *count)
 {
-    ngx_http_rooms_argv_t  a;
+    ngx_uint_t                     i, j, total, k;
+    ngx_http_rooms_reply_t        *r;
+    ngx_http_rooms_index_entry_t  *e;
 
-    if (ngx_http_rooms_argv_init(&a, pool, 8) != NGX_OK) {
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        if (replies[i].type != NGX_HTTP_ROOMS_REPLY_ARRAY
+            || replies[i].elements % 2)
+        {
+            return NGX_ERROR;
+        }
+
+        total += replies[i].elements / 2;
+    }
+
+    e = ngx_palloc(pool, (total ? total : 1)
+                         * sizeof(ngx_http_rooms_index_entry_t));
+    if (e == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_http_rooms_argv_lit(&a, "ZRANGEBYSCORE");
-    ngx_http_rooms_argv_lit(&a, NGX_HTTP_ROOMS_KEY_INDEX);
+    k = 0;
 
-    if (min->len) {
-        ngx_http_rooms_argv_str(&a, min);
+    for (i = 0; i < n; i++) {
+        r = replies[i].element;
 
-    } else {
-        ngx_http_rooms_argv_lit(&a, "-inf");
+        for (j = 0; j < replies[i].elements; j += 2) {
+            if (r[j].type != NGX_HTTP_ROOMS_REPLY_STRING
+                || ngx_http_rooms_store_int(&r[j + 1], &e[k].score) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            e[k].id = r[j].str;
+            e[k].score_str = r[j + 1].str;
+            k++;
+        }
     }
 
-    ngx_http_rooms_argv_lit(&a, "+inf");
-    ngx_http_rooms_argv_lit(&a, "WITHSCORES");
-    ngx_http_rooms_argv_lit(&a, "LIMIT");
-    ngx_http_rooms_argv_lit(&a, "0");
-    ngx_http_rooms_argv_int(&a, count);
+    /* in the order of the one index of before: createdAt, then id */
 
-    return ngx_http_rooms_store_append(b, &a);
+    ngx_qsort(e, k, sizeof(ngx_http_rooms_index_entry_t),
+              ngx_http_rooms_index_cmp);
+
+    *entries = e;
+    *count = k;
+
+    return NGX_OK;
 }
 
 
 void
-ngx_http_rooms_store_index_forget(ngx_log_t *log, ngx_str_t *id)
+ngx_http_rooms_store_index_forget(ngx_log_t *log, ngx_pool_t *pool,
+    ngx_str_t *id)
 {
-    ngx_str_t  argv[3];
+    ngx_http_rooms_argv_t  a;
 
-    ngx_str_set(&argv[0], "ZREM");
-    ngx_str_set(&argv[1], NGX_HTTP_ROOMS_KEY_INDEX);
-    argv[2] = *id;
+    if (ngx_http_rooms_argv_init(&a, pool, 3) != NGX_OK) {
+        return;
+    }
 
-    ngx_http_rooms_redis_fire(log, 3, argv);
+    ngx_http_rooms_argv_lit(&a, "ZREM");
+    ngx_http_rooms_index_key(&a, id);
+    ngx_http_rooms_argv_str(&a, id);
+
+    if (a.failed) {
+        return;
+    }
+
+    ngx_http_rooms_redis_fire(log, a.argc, a.argv);
+
+    a.argv[1].data = (u_char *) NGX_HTTP_ROOMS_KEY_INDEX;
+    a.argv[1].len = sizeof(NGX_HTTP_ROOMS_KEY_INDEX) - 1;
+
+    ngx_http_rooms_redis_fire(log, a.argc, a.argv);
 }
 
 

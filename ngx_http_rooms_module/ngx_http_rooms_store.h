@@ -13,7 +13,11 @@
  *     rooms:{ID}:rep      hash  the create request with a
  *                               Repeatability-Request-ID that made the
  *                               room: h its body's hash, c f u p answered
- *     rooms:index         zset  room ids by createdAt, for listing
+ *     rooms:index:{N}     zset  room ids by createdAt, for listing: in
+ *                               shards of their own slots, a room in the
+ *                               shard of its id's value mod 16
+ *     rooms:index         zset  the same, of earlier versions: read, and
+ *                               emptied by deletions and pruning
  *     rooms:user:{RAWID}  hash  c created (microseconds), r tokens with an
  *                               iat before it (seconds) are refused,
  *                               d "1" once the identity is deleted
@@ -72,6 +76,14 @@ typedef struct {
     ngx_int_t                  role;        /* -1: not a participant */
     unsigned                   deleted:1;
 } ngx_http_rooms_facts_t;
+
+
+/* an entry of the index of rooms */
+typedef struct {
+    ngx_str_t                  id;
+    ngx_str_t                  score_str;   /* createdAt, as stored */
+    int64_t                    score;
+} ngx_http_rooms_index_entry_t;
 
 
 /* a user's record */
@@ -136,7 +148,7 @@ ngx_int_t ngx_http_rooms_store_room_update(ngx_http_rooms_batch_t *b,
 ngx_int_t ngx_http_rooms_store_room_updated(ngx_http_rooms_reply_t *rep,
     rooms_room_t *room);
 
-/* the room's keys, and its entry in the index: two commands */
+/* the room's keys, and its entry in the index: three commands */
 ngx_int_t ngx_http_rooms_store_room_delete(ngx_http_rooms_batch_t *b,
     ngx_pool_t *pool, ngx_str_t *id);
 /* 1 if a room was deleted, 0 if there was none, NGX_ERROR */
@@ -144,11 +156,20 @@ ngx_int_t ngx_http_rooms_store_room_deleted(ngx_http_rooms_reply_t *rep);
 
 ngx_int_t ngx_http_rooms_store_room_index(ngx_http_rooms_batch_t *b,
     ngx_pool_t *pool, rooms_room_t *room);
-/* up to count (id, score) pairs of the index from score min ("" for all) */
-ngx_int_t ngx_http_rooms_store_index_page(ngx_http_rooms_batch_t *b,
+
+/*
+ * Up to count (id, score) pairs from score min ("" for all) of every shard
+ * of the index: returns the number of commands appended, 0 on failure
+ */
+ngx_uint_t ngx_http_rooms_store_index_page(ngx_http_rooms_batch_t *b,
     ngx_pool_t *pool, ngx_str_t *min, ngx_uint_t count);
+/* their replies merged, in createdAt and then id order */
+ngx_int_t ngx_http_rooms_store_index_read(ngx_pool_t *pool,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n,
+    ngx_http_rooms_index_entry_t **entries, ngx_uint_t *count);
 /* forgets id in the index, with no one waiting for the reply */
-void ngx_http_rooms_store_index_forget(ngx_log_t *log, ngx_str_t *id);
+void ngx_http_rooms_store_index_forget(ngx_log_t *log, ngx_pool_t *pool,
+    ngx_str_t *id);
 
 /* the room's createdAt and its participants: two commands */
 ngx_int_t ngx_http_rooms_store_participants_get(ngx_http_rooms_batch_t *b,

@@ -43,7 +43,8 @@ our %VROOM = (id => '55000000000000005', created => $T0 - 60, from => $T0,
               until => $T0 + 7 * 86400, pstn => 1);
 
 our $HTTP_CONFIG = <<'_EOC_';
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=1;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=1 $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_access_key MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=;
 _EOC_
 
@@ -765,5 +766,33 @@ RoomsTest::flush_scripts();
                                                   "rooms:{66000000000000006}:p") }]]
 --- response_body_like eval
 ['\A\{\}\z', '"pstnDialOutEnabled":true', '\Akeys left: 0\z']
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: the index of rooms: new rooms in its 16 shards, rooms of the single index of earlier versions listed with them in createdAt order, a DELETE forgets a room in either
+--- init
+RoomsTest::redis('FLUSHDB');
+# two rooms of an earlier version: in rooms:index
+RoomsTest::store_room('71000000000000001', created => $main::T0 - 300);
+RoomsTest::store_room('72000000000000002', created => $main::T0 - 100);
+--- request eval
+["POST /rooms?api-version=2025-03-13\n{}",
+ "GET /rooms?api-version=2025-03-13&maxpagesize=2",
+ "DELETE /rooms/71000000000000001?api-version=2025-03-13",
+ "GET /rooms?api-version=2025-03-13"]
+--- error_code eval
+[201, 200, 204, 200]
+--- response_body_filters eval
+[[sub { my $n = 0;
+        $n += RoomsTest::redis('ZCARD', "rooms:index:{$_}") for 0 .. 15;
+        "shards: $n legacy: " . RoomsTest::redis('ZCARD', 'rooms:index') }],
+ [sub { join ' ', $_[0] =~ /"id":"([0-9]+)"/g }],
+ [sub { "legacy: " . RoomsTest::redis('ZCARD', 'rooms:index') }],
+ [sub { join ' ', $_[0] =~ /"id":"([0-9]+)"/g }]]
+--- response_body_like eval
+['\Ashards: 1 legacy: 2\z', '\A71000000000000001 72000000000000002\z',
+ '\Alegacy: 1\z', '\A72000000000000002 [1-9][0-9]{16}\z']
 --- no_error_log
 [error]

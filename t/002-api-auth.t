@@ -36,7 +36,8 @@ our $PARTS_JSON = '{"value":[{"rawId":"8:acs:r2_alice","role":"Presenter"},'
                   . '{"rawId":"8:acs:r2_bob","role":"Attendee"}]}';
 
 our $HTTP_CONFIG = <<'_EOC_';
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=2;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=2 $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_access_key MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=;
     rooms_access_key c2Vjb25kLWtleS1mb3Itcm90YXRpb24tdGVzdHMtMDE=;
 _EOC_
@@ -355,7 +356,8 @@ authentication failed
 
 === TEST 14: no rooms_access_key at all: every request is refused with 401 and error.log says why
 --- http_config
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=2;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=2 $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
 --- request eval
 "GET $::R?$::V"
 --- error_code: 401
@@ -373,7 +375,8 @@ rooms api: no "rooms_access_key" configured for this server, every request is re
 
 === TEST 15: rooms_access_key in the server block only works as well
 --- http_config
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=2;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=2 $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
 --- config
     rooms_access_key c2Vjb25kLWtleS1mb3Itcm90YXRpb24tdGVzdHMtMDE=;
     location / {

@@ -77,7 +77,8 @@ sub chunked {
 }
 
 our $HTTP_CONFIG = <<'_EOC_';
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=4;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=4 $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_access_key MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=;
 _EOC_
 

@@ -63,7 +63,8 @@ add_block_preprocessor(sub {
 
     if (!defined $block->http_config) {
         $block->set_value('http_config', <<'_EOC_');
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=6 timeout=2s;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=6 timeout=2s $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
     rooms_access_key MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=;
     log_format rooms '$request_method $uri t=$arg_t $status reason="$rooms_deny_reason" user="$rooms_user_id" role="$rooms_role" room="$rooms_room_id"';
@@ -833,7 +834,8 @@ X-Rooms-Deny: store unavailable
 
 === TEST 35: a user whose stored revocation time is not a number fails closed, with a cache zone too (strtoll read it as 17)
 --- http_config
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=6 timeout=2s;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=6 timeout=2s $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
     rooms_cache zone=corrupt:1m;
     log_format rooms '$status reason="$rooms_deny_reason"';

@@ -139,7 +139,8 @@ add_block_preprocessor(sub {
 
     if (!defined $block->http_config) {
         $block->set_value('http_config', <<'_EOC_');
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=7 timeout=2s;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=7 timeout=2s $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
 
     map $http_upgrade $connection_upgrade {

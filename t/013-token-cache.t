@@ -43,7 +43,8 @@ add_block_preprocessor(sub {
     my $block = shift;
 
     $block->set_value('http_config', <<'_EOC_');
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=9 timeout=2s;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=9 timeout=2s $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
     rooms_token_cache 3;
     rooms_cache zone=tokens:1m;

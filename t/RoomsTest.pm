@@ -110,11 +110,25 @@ sub token {
     return jwt_hs256($JWT_KEY, 'k1', \%c);
 }
 
+# How the suites' nginx reaches Redis, beyond the address: appended to
+# their "rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT ..." lines
+# (TEST_NGINX_ROOMS_REDIS_EXTRA, e.g. "tls user=rooms password=...") and
+# the lines that follow (TEST_NGINX_ROOMS_REDIS_SSL, rooms_redis_ssl_*
+# directives).  Both empty by default: plaintext, no AUTH.
+$ENV{TEST_NGINX_ROOMS_REDIS_EXTRA} //= '';
+$ENV{TEST_NGINX_ROOMS_REDIS_SSL} //= '';
+
 # RESP client for test setup, one connection per call:
 # redis(CMD, ARGS...) on 127.0.0.1:$REDIS_PORT (default
 # $ENV{TEST_NGINX_REDIS_PORT}), database $REDIS_DB (default 0).  Returns
 # the reply: a string, an integer, undef (nil) or an array ref; dies on an
 # error reply or when Redis cannot be reached.
+#
+# Over TLS when TEST_NGINX_REDIS_CA names the CA that signed the server's
+# certificate (verified for the name "localhost"; IO::Socket::SSL, Debian's
+# libio-socket-ssl-perl), with TEST_NGINX_REDIS_CLIENT_CERT and _KEY when
+# set; as an ACL user when TEST_NGINX_REDIS_USER and _PASSWORD are set (the
+# setup needs FLUSHDB and the like: an admin user, not the module's).
 our ($REDIS_PORT, $REDIS_DB);
 
 sub _resp_cmd {
@@ -153,15 +167,51 @@ sub _resp_read {
     die "redis: bad reply \"$l\"\n";
 }
 
+sub _redis_connect {
+    my $port = shift;
+    my $ca = $ENV{TEST_NGINX_REDIS_CA};
+
+    if (!$ca) {
+        return IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $port, Timeout => 5)
+            || die "redis: cannot connect to 127.0.0.1:$port: $!\n";
+    }
+
+    require IO::Socket::SSL;
+
+    my $cert = $ENV{TEST_NGINX_REDIS_CLIENT_CERT};
+    my $sock = IO::Socket::SSL->new(
+        PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5,
+        SSL_ca_file => $ca,
+        SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_PEER(),
+        SSL_verifycn_name => 'localhost', SSL_verifycn_scheme => 'default',
+        ($cert ? (SSL_cert_file => $cert,
+                  SSL_key_file => $ENV{TEST_NGINX_REDIS_CLIENT_KEY}) : ()),
+    ) or die "redis: no TLS to 127.0.0.1:$port: "
+             . IO::Socket::SSL::errstr() . "\n";
+
+    return $sock;
+}
+
 sub redis {
     my @cmd = @_;
     my $port = $REDIS_PORT // $ENV{TEST_NGINX_REDIS_PORT}
         // die "redis: TEST_NGINX_REDIS_PORT is not set\n";
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                     PeerPort => $port, Timeout => 5)
-        or die "redis: cannot connect to 127.0.0.1:$port: $!\n";
+    my $sock = _redis_connect($port);
     my $buf = '';
-    syswrite $sock, _resp_cmd('SELECT', $REDIS_DB // 0) . _resp_cmd(@cmd);
+    my @auth = defined $ENV{TEST_NGINX_REDIS_USER}
+        ? ('AUTH', $ENV{TEST_NGINX_REDIS_USER},
+           $ENV{TEST_NGINX_REDIS_PASSWORD} // '')
+        : ();
+    my $out = (@auth ? _resp_cmd(@auth) : '')
+              . _resp_cmd('SELECT', $REDIS_DB // 0) . _resp_cmd(@cmd);
+    # TLS writes a record (16 KiB) at a time
+    while (length $out) {
+        my $n = syswrite $sock, $out;
+        die "redis: cannot write to 127.0.0.1:$port: $!\n" unless $n;
+        substr($out, 0, $n) = '';
+    }
+    _resp_read($sock, \$buf) if @auth;
     _resp_read($sock, \$buf);
     my $reply = _resp_read($sock, \$buf);
     close $sock;

@@ -192,13 +192,28 @@ rooms_redis unix:; #<
 EOF
 
 for p in foo=bar timeout=abc timeout=0 db=x db=65536 connections=0 \
-         connections=65 password=
+         connections=65 password= user= tls=on ssl
 do
     check "rooms_redis: bad parameter $p" fail mark \
-        "rooms_redis: invalid parameter \"$p\" (expected db=N, password=..., timeout=TIME or connections=1..64)" <<EOF
+        "rooms_redis: invalid parameter \"$p\" (expected tls, user=..., password=..., db=N, timeout=TIME or connections=1..64)" <<EOF
 rooms_redis 127.0.0.1:6379 db=1 $p; #<
 EOF
 done
+
+check "rooms_redis: tls twice" fail mark \
+    'rooms_redis: invalid parameter "tls" (expected tls, user=..., password=..., db=N, timeout=TIME or connections=1..64)' <<EOF
+rooms_redis 127.0.0.1:6379 tls tls; #<
+EOF
+
+check "rooms_redis: user= without password=" fail mark \
+    'rooms_redis: "user=rooms" needs "password="' <<EOF
+rooms_redis 127.0.0.1:6379 user=rooms; #<
+EOF
+
+check "rooms_redis: tls on a unix socket" fail mark \
+    "rooms_redis: \"tls\" needs a TCP address, not \"unix:$WORK/redis.sock\"" <<EOF
+rooms_redis unix:$WORK/redis.sock tls; #<
+EOF
 
 check "rooms_redis: twice" fail mark \
     '"rooms_redis" directive is duplicate' <<EOF
@@ -217,6 +232,142 @@ EOF
 check "rooms_redis: no address" fail mark \
     'invalid number of arguments in "rooms_redis" directive' <<EOF
 rooms_redis; #<
+EOF
+
+
+# --- rooms_redis_ssl_* --------------------------------------------------------
+
+# a CA, a certificate and key it signed, another key, a file that is not PEM
+TLS=$WORK/tls
+mkdir -p "$TLS"
+tls_req() {
+    openssl req -config <(printf '[req]\ndistinguished_name=dn\n[dn]\n') \
+        -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+        -days 2 "$@"
+}
+{
+    tls_req -keyout "$TLS/ca.key" -out "$TLS/ca.crt" -subj "/CN=config CA" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+    && tls_req -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" -subj "/CN=client" \
+        -keyout "$TLS/client.key" -out "$TLS/client.crt" \
+    && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+        -out "$TLS/other.key"
+} > "$TLS/openssl.log" 2>&1 || { cat "$TLS/openssl.log" >&2; exit 1; }
+echo "not a certificate" > "$TLS/garbage.pem"
+
+TLS_OK="rooms_redis 127.0.0.1:6379 tls;
+rooms_redis_ssl_trusted_certificate $TLS/ca.crt;"
+
+for d in trusted_certificate certificate certificate_key; do
+    check "rooms_redis_ssl_$d: missing file" fail mark \
+        "rooms_redis_ssl_$d: cannot open \"$TLS/nope.pem\" (2: No such file or directory)" <<EOF
+rooms_redis 127.0.0.1:6379 tls;
+rooms_redis_ssl_$d $TLS/nope.pem; #<
+EOF
+done
+
+check "rooms_redis_ssl_certificate: empty" fail mark \
+    'rooms_redis_ssl_certificate: empty file name' <<EOF
+rooms_redis_ssl_certificate ""; #<
+EOF
+
+check "rooms_redis_ssl_trusted_certificate: twice" fail mark \
+    '"rooms_redis_ssl_trusted_certificate" directive is duplicate' <<EOF
+$TLS_OK
+rooms_redis_ssl_trusted_certificate $TLS/ca.crt; #<
+EOF
+
+check "rooms_redis_ssl_certificate_key: in a server" fail mark \
+    '"rooms_redis_ssl_certificate_key" directive is not allowed here' <<EOF
+$TLS_OK
+server {
+    $SRV
+    rooms_redis_ssl_certificate_key $TLS/client.key; #<
+}
+EOF
+
+check "rooms_redis_ssl_verify: not on or off" fail mark \
+    'invalid value "maybe" in "rooms_redis_ssl_verify" directive, it must be "on" or "off"' <<EOF
+$TLS_OK
+rooms_redis_ssl_verify maybe; #<
+EOF
+
+check "rooms_redis_ssl_verify: twice" fail mark \
+    '"rooms_redis_ssl_verify" directive is duplicate' <<EOF
+$TLS_OK
+rooms_redis_ssl_verify on;
+rooms_redis_ssl_verify on; #<
+EOF
+
+for sn in '""' '"redis cache"' 'a/b'; do
+    check "rooms_redis_ssl_server_name: $sn" fail mark \
+        "rooms_redis_ssl_server_name: \"$(eval echo "$sn")\" is not a host name or an address" <<EOF
+$TLS_OK
+rooms_redis_ssl_server_name $sn; #<
+EOF
+done
+
+check "rooms_redis_ssl_server_name: twice" fail mark \
+    '"rooms_redis_ssl_server_name" directive is duplicate' <<EOF
+$TLS_OK
+rooms_redis_ssl_server_name a.example;
+rooms_redis_ssl_server_name b.example; #<
+EOF
+
+check "rooms_redis: tls without a trusted certificate" fail none \
+    '"rooms_redis" "127.0.0.1:6379" with "tls" verifies the server'"'"'s certificate: it needs "rooms_redis_ssl_trusted_certificate" (or "rooms_redis_ssl_verify off")' <<EOF
+rooms_redis 127.0.0.1:6379 tls;
+EOF
+
+check "rooms_redis_ssl_verify on: still no trusted certificate" fail none \
+    '"rooms_redis" "localhost:6379" with "tls" verifies the server'"'"'s certificate: it needs "rooms_redis_ssl_trusted_certificate" (or "rooms_redis_ssl_verify off")' <<EOF
+rooms_redis localhost:6379 tls;
+rooms_redis_ssl_verify on;
+EOF
+
+for d in trusted_certificate certificate_key; do
+    check "rooms_redis_ssl_$d: without tls" fail none \
+        "\"rooms_redis_ssl_$d\" is set, but \"rooms_redis\" has no \"tls\"" <<EOF
+rooms_redis 127.0.0.1:6379 password=secret;
+rooms_redis_ssl_$d $TLS/ca.crt;
+EOF
+done
+
+check "rooms_redis_ssl_verify: without rooms_redis" fail none \
+    '"rooms_redis_ssl_verify" is set, but "rooms_redis" has no "tls"' <<EOF
+rooms_redis_ssl_verify off;
+EOF
+
+check "rooms_redis_ssl_certificate: without its key" fail none \
+    "\"rooms_redis_ssl_certificate\" \"$TLS/client.crt\" needs \"rooms_redis_ssl_certificate_key\"" <<EOF
+$TLS_OK
+rooms_redis_ssl_certificate $TLS/client.crt;
+EOF
+
+check "rooms_redis_ssl_certificate_key: without a certificate" fail none \
+    "\"rooms_redis_ssl_certificate_key\" \"$TLS/client.key\" needs \"rooms_redis_ssl_certificate\"" <<EOF
+$TLS_OK
+rooms_redis_ssl_certificate_key $TLS/client.key;
+EOF
+
+check "rooms_redis_ssl_certificate: a key that is not its own" fail none \
+    "\"rooms_redis_ssl_certificate\" \"$TLS/client.crt\" and its key \"$TLS/other.key\" cannot be used" <<EOF
+$TLS_OK
+rooms_redis_ssl_certificate $TLS/client.crt;
+rooms_redis_ssl_certificate_key $TLS/other.key;
+EOF
+
+check "rooms_redis_ssl_certificate: not PEM" fail none \
+    "\"rooms_redis_ssl_certificate\" \"$TLS/garbage.pem\" and its key \"$TLS/client.key\" cannot be used" <<EOF
+$TLS_OK
+rooms_redis_ssl_certificate $TLS/garbage.pem;
+rooms_redis_ssl_certificate_key $TLS/client.key;
+EOF
+
+check "rooms_redis_ssl_trusted_certificate: not PEM" fail none \
+    "\"rooms_redis_ssl_trusted_certificate\" \"$TLS/garbage.pem\" cannot be used" <<EOF
+rooms_redis 127.0.0.1:6379 tls;
+rooms_redis_ssl_trusted_certificate $TLS/garbage.pem;
 EOF
 
 
@@ -809,6 +960,32 @@ EOF
 check "good: rooms_redis unix: and every parameter" ok <<EOF
 rooms_redis unix:$WORK/redis.sock db=15 password=secret timeout=250ms connections=64;
 server { $SRV }
+EOF
+
+check "good: tls, an ACL user and every rooms_redis_ssl_* directive" ok <<EOF
+rooms_redis localhost:6379 tls user=rooms password=secret db=3 timeout=2s connections=4;
+rooms_redis_ssl_trusted_certificate $TLS/ca.crt;
+rooms_redis_ssl_certificate $TLS/client.crt;
+rooms_redis_ssl_certificate_key $TLS/client.key;
+rooms_redis_ssl_server_name redis.example;
+rooms_redis_ssl_verify on;
+$KEYS_OK
+server {
+    $SRV
+    location /rooms { rooms_api; }
+    location /media { rooms_admission \$arg_room; }
+}
+EOF
+
+check "good: tls with rooms_redis_ssl_verify off, no trusted certificate" ok <<EOF
+rooms_redis_ssl_verify off;
+rooms_redis 127.0.0.1:6379 tls password=secret;
+EOF
+
+check "good: file names relative to the configuration's directory" ok <<EOF
+rooms_redis [::1]:6379 tls;
+rooms_redis_ssl_trusted_certificate ../tls/ca.crt;
+rooms_redis_ssl_server_name 127.0.0.1;
 EOF
 
 check "good: two access keys (rotation), rooms_api without a key" ok <<EOF

@@ -136,6 +136,8 @@ depends=$(dpkg-deb -f "$deb" Depends)
 echo "    Depends: $depends"
 check "it depends on this nginx's ABI, $ABI" \
     grep -qE "(^|, )$ABI(,|$)" <<<"$depends"
+check "it does not depend on libhiredis (linked in, its symbols hidden)" \
+    test -z "$(grep -o 'libhiredis[^,]*' <<<"$depends")"
 
 files=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
 check "it ships $SO" grep -qx ".$SO" <<<"$files"
@@ -192,8 +194,8 @@ then
 fi
 
 # Only this package's link is included, not modules-enabled/*.conf: other
-# modules enabled on this machine are not under test (and nchan loaded
-# first would bind this module to its own hiredis).  The snippet loads
+# modules enabled on this machine are not under test (lua-free-tests/
+# coexist loads nchan and lua next to this module).  The snippet loads
 # "modules/..." from the prefix, as /usr/share/nginx/modules does for the
 # system nginx.
 ln -s /usr/lib/nginx/modules "$W/nginx/modules"
