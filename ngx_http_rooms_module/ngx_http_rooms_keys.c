@@ -304,6 +304,9 @@ ngx_http_rooms_keys_reload(ngx_http_rooms_keys_t *k)
 
     log = ngx_cycle->log;
 
+    /* (a file that cannot be opened has all zeros for the log's dedup) */
+    ngx_memzero(&fi, sizeof(ngx_file_info_t));
+
     /* unchanged since read, and read after the second it was written */
 
     if (ngx_file_info(k->file.data, &fi) != NGX_FILE_ERROR
