@@ -28,9 +28,11 @@
 
 typedef struct {
     ngx_str_t                     address;     /* as written, for logs */
+    struct sockaddr              *sockaddr;    /* what the workers connect to */
+    socklen_t                     socklen;
     ngx_str_t                     host;        /* numeric IP, NUL-terminated */
     ngx_int_t                     port;
-    ngx_str_t                     unix_path;   /* NUL-terminated */
+    ngx_str_t                     unix_path;   /* unix: the path */
     ngx_int_t                     db;
     ngx_str_t                     user;        /* ACL user, with password */
     ngx_str_t                     password;

@@ -125,5 +125,21 @@ void ngx_http_rooms_redis_fire(ngx_log_t *log, ngx_uint_t argc,
 ngx_int_t ngx_http_rooms_redis_subscribe(ngx_str_t *channel,
     ngx_http_rooms_redis_message_pt handler, void *data);
 
+/*
+ * Holds the adapter (on = 1) or lets it go (on = 0), counted: calls with 1
+ * and 0 pair up.  After "nginx -s reload" or "-s quit" an old worker
+ * drains (ngx_exiting): by default the adapter then opens no lost
+ * connection again, so that nothing of it outlives the worker's own
+ * work.  While it is held, it goes on as before the reload: lost
+ * connections and the subscription are opened again with the backoff,
+ * and the subscription's handler keeps hearing of messages, losses and
+ * resubscriptions.  Holding keeps no worker alive by itself (the
+ * adapter's own timers are cancelable): nginx ends an old worker once its
+ * requests and connections are done, as always, and exit_process then
+ * closes everything.  Letting go of the last hold in an old worker stops
+ * the reconnecting; connections that are up stay until the worker exits.
+ */
+void ngx_http_rooms_redis_hold(ngx_uint_t on);
+
 
 #endif /* _NGX_HTTP_ROOMS_REDIS_H_INCLUDED_ */

@@ -381,7 +381,8 @@ not a websocket
 
 === TEST 12: rooms_token_forward off: the media upstream gets the query without the token, the other arguments kept; on (the default), as it came
 --- http_config
-    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=7 timeout=2s;
+    rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=7 timeout=2s $TEST_NGINX_ROOMS_REDIS_EXTRA;
+    $TEST_NGINX_ROOMS_REDIS_SSL
     rooms_token_keys $TEST_NGINX_HTML_DIR/jwks.json;
 
     server {

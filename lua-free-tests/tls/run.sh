@@ -16,15 +16,22 @@
 #               must never see a command): 503s and a log line saying why;
 #               Redis killed and restarted, stalled: 503s, then admissions
 #               again without a reload; never a worker crash
+#   valgrind    nginx in one process under memcheck, over the TLS paths:
+#               handshakes and requests with a client certificate, Redis
+#               killed and restarted (reconnects, the session resumed), a
+#               certificate that fails verification, a refused client;
+#               any error or definite leak fails
 #
-# NOT in scripts/test's default list yet: the adapter does not speak TLS
-# (with "tls" it opens no connection and answers 503), so today every TLS
-# check FAILs, as expected; the acl part passes.  Phase B's adapter must
-# make all of it pass, then "tls" joins the default list.
+# With TLS_ASAN=1 the module is the ASan+UBSan build (build/asan), nginx
+# runs with libasan preloaded (as scripts/test's asan suite does) and any
+# report naming nginx or the module fails; it works in build/tls-asan, so
+# both runs can be kept.  scripts/test's tls suite runs this script twice:
+# every part on the normal build, then the TLS parts under ASan.
 #
 #   lua-free-tests/tls/run.sh                   (after scripts/build)
 #   TLS_PARTS="acl faults" lua-free-tests/tls/run.sh
 #   TLS_T="t/010-admission.t" lua-free-tests/tls/run.sh    fewer t/ suites
+#   TLS_ASAN=1 TLS_PARTS="tls-client faults" lua-free-tests/tls/run.sh
 set -uo pipefail
 shopt -s lastpipe       # "conf | nginx_start NAME" sets NPORT[NAME] here
 
@@ -34,8 +41,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 W=$ROOT/build/tls
 NGINX_BIN=${TEST_NGINX_BINARY:-$(command -v nginx || echo /usr/sbin/nginx)}
+NGINX_REAL=$NGINX_BIN
 SO=${TLS_MODULE:-$MODULE}
-PARTS=${TLS_PARTS:-acl tls tls-client acl-tls faults}
+PARTS=${TLS_PARTS:-acl tls tls-client acl-tls faults valgrind}
+ASAN=${TLS_ASAN:-}
+if [ -n "$ASAN" ]; then
+    W=$ROOT/build/tls-asan
+    SO=${TLS_MODULE:-$ROOT/build/asan/ngx_http_rooms_module.so}
+fi
 T_SUITES=${TLS_T:-t/001-api-rooms.t t/002-api-auth.t t/003-api-errors.t
     t/004-api-identity.t t/010-admission.t t/011-admission-proxy.t
     t/013-token-cache.t t/014-cache-zone.t t/015-auth-request.t}
@@ -259,11 +272,11 @@ until_status() {
 }
 
 # says_why NAME WHAT REGEX: a line of the adapter's own (not one about a
-# request, nor the one saying TLS is not spoken yet) names the cause
+# request) names the cause
 says_why() {
     local line
     line=$(grep -a 'rooms redis' "$W/nginx-$1/logs/error.log" \
-           | grep -a -v -E ', client: |cannot speak yet|no connection to' \
+           | grep -a -v -E ', client: |no connection to' \
            | grep -a -i -E "$3" | head -1)
     if [ -n "$line" ]; then
         pass "$1: the error log says why ($2): ${line#*\[error\] }"
@@ -479,6 +492,145 @@ part_faults() {
 }
 
 
+# --- valgrind over the TLS paths ----------------------------------------------
+
+VG_SUPP=$ROOT/t/valgrind.suppress
+declare -A VG_PID
+
+# conf | vg_start NAME: like nginx_start, one process under memcheck (a
+# TLS handshake under valgrind takes a while: the conf's timeout is long)
+vg_start() {
+    local name=$1 dir=$W/nginx-$1 port
+    port=$(free_port)
+    NPORT[$name]=$port
+    mkdir -p "$dir/logs"
+    sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" \
+        -e '1a master_process off;\ndaemon off;' > "$dir/nginx.conf"
+    valgrind -q --tool=memcheck --leak-check=full \
+        --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+        --num-callers=40 --suppressions="$VG_SUPP" \
+        --log-file="$dir/valgrind.log" \
+        "$NGINX_REAL" -p "$dir" -c "$dir/nginx.conf" \
+        -e "$dir/logs/error.log" 2> "$dir/start.err" &
+    VG_PID[$name]=$!
+    for _ in $(seq 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
+                 "http://127.0.0.1:$port/health")" = 204 ] && return 0
+        kill -0 "${VG_PID[$name]}" 2>/dev/null || break
+        sleep 0.2
+    done
+    fail "$name: nginx under valgrind does not answer: $(head -3 "$dir/start.err")"
+    return 1
+}
+
+# vg_stop NAME: a graceful stop (exit_process closes the connections),
+# then the report: empty, or the check fails
+vg_stop() {
+    local name=$1 dir=$W/nginx-$1
+    kill -QUIT "${VG_PID[$name]}" 2>/dev/null
+    wait "${VG_PID[$name]}" 2>/dev/null
+    if [ ! -f "$dir/valgrind.log" ]; then
+        fail "$name: no valgrind report at all"
+    elif [ -s "$dir/valgrind.log" ]; then
+        fail "$name: valgrind reports errors or leaks ($dir/valgrind.log)"
+        head -40 "$dir/valgrind.log" | sed 's/^/  vg: /'
+    else
+        pass "$name: valgrind: no error, no definite leak"
+    fi
+    no_crash "$name"
+}
+
+part_valgrind() {
+    local name codes
+    say "tls: valgrind over the TLS paths"
+    if ! command -v valgrind > /dev/null; then
+        fail "valgrind is not installed"
+        return
+    fi
+
+    # handshakes, requests, a reconnect that resumes the session
+    with tls-client
+    seed "$ROOM" "$ALICE" Presenter
+    name=vg-tls
+    TIMEOUT_MS=5000 fault_conf "$EXTRA" "$SSL" | vg_start "$name" || return
+    until_status "$name" 200 20000
+    assert "WAITED >= 0 && $(status "$name" "$TOK_MALLORY") == 403" \
+        "$name: under valgrind, over TLS with a client certificate:" \
+        "admitted after $WAITED ms, a stranger refused"
+    kill -KILL "$(cat "$REDIS_DIR/redis/redis.pid")"
+    until_status "$name" 503 15000
+    assert "WAITED >= 0" "$name: Redis killed: 503 ($CODES)"
+    "$ROOT/scripts/redis-servers" restart "$REDIS_DIR" "$PORT" \
+        > /dev/null 2>> "$W/redis-tls-client.log"
+    seed "$ROOM" "$ALICE" Presenter
+    until_status "$name" 200 20000
+    assert "WAITED >= 0" "$name: Redis restarted: admitted again after" \
+        "$WAITED ms ($CODES)"
+    vg_stop "$name"
+
+    # verification fails: a CA that did not sign the server's certificate
+    with tls
+    seed "$ROOM" "$ALICE" Presenter
+    name=vg-wrong-ca
+    TIMEOUT_MS=5000 fault_conf "$EXTRA" \
+        "rooms_redis_ssl_trusted_certificate $REDIS_OTHER_CA;
+    rooms_redis_ssl_server_name localhost;" | vg_start "$name" || return
+    codes=$(status "$name")
+    sleep 1
+    codes+=" $(status "$name")"
+    assert "${codes% *} == 503 && ${codes#* } == 503" \
+        "$name: wrong CA under valgrind: $codes"
+    says_why "$name" "the failed verification" 'certificate|verif'
+    vg_stop "$name"
+
+    # a client certificate the server requires and does not get
+    with tls-client
+    name=vg-no-client-cert
+    TIMEOUT_MS=5000 fault_conf "$EXTRA" \
+        "rooms_redis_ssl_trusted_certificate $REDIS_CA;
+    rooms_redis_ssl_server_name localhost;" | vg_start "$name" || return
+    codes=$(status "$name")
+    sleep 1
+    codes+=" $(status "$name")"
+    assert "${codes% *} == 503 && ${codes#* } == 503" \
+        "$name: refused client under valgrind: $codes"
+    vg_stop "$name"
+}
+
+
+# --- ASan: nginx with the runtime preloaded, reports checked at the end -------
+
+asan_setup() {
+    local preload
+    build_asan > /dev/null || { echo "the ASan build failed" >&2; exit 1; }
+    preload=$(gcc -print-file-name=libasan.so)
+    mkdir -p "$W/asan"
+    # only nginx runs under the runtime (prove-t, curl, node do not)
+    cat > "$W/nginx-asan" << WRAPPER
+#!/bin/sh
+LD_PRELOAD=$preload
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:log_path=$W/asan/asan
+UBSAN_OPTIONS=print_stacktrace=1:log_path=$W/asan/ubsan
+export LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
+exec $NGINX_REAL "\$@"
+WRAPPER
+    chmod +x "$W/nginx-asan"
+    NGINX_BIN=$W/nginx-asan
+}
+
+asan_check() {
+    local f
+    f=$(grep -l -E 'ngx_|rooms_' "$W"/asan/* 2>/dev/null | head -5)
+    if [ -n "$f" ]; then
+        fail "ASan/UBSan reports naming nginx or the module: $f"
+        # shellcheck disable=SC2086
+        cat $f | head -60 | sed 's/^/  asan: /'
+    else
+        pass "no ASan or UBSan report ($(find "$W/asan" -type f | wc -l) report files)"
+    fi
+}
+
+
 # --- main ------------------------------------------------------------------------
 
 install_deps libio-socket-ssl-perl || exit 1
@@ -490,6 +642,7 @@ fi
 
 rm -rf "$W"
 mkdir -p "$W"
+[ -z "$ASAN" ] || asan_setup
 perl -I"$ROOT/t" -MRoomsTest -e 'print $RoomsTest::TEST_JWKS' > "$JWKS"
 TOK_ALICE=$(token "$ALICE")
 TOK_MALLORY=$(token "$MALLORY")
@@ -514,11 +667,16 @@ for p in $PARTS; do
     faults)
         part_faults
         ;;
+    valgrind)
+        part_valgrind
+        ;;
     *)
         fail "unknown part $p"
         ;;
     esac
 done
+
+[ -z "$ASAN" ] || asan_check
 
 say "tls: $npass passed, $nfail failed"
 for f in "${FAILS[@]}"; do
