@@ -5,7 +5,8 @@
 # reason, cache lookups, signatures checked, API operations per status
 # code, events heard by every worker); Redis stopped and started again
 # shows in the errors, reconnects and rooms_redis_up; a reload keeps every
-# counter.  Everything under build/test/metrics.
+# counter; an error reply and a timeout count under their own kinds.
+# Everything under build/test/metrics.
 #
 #   lua-free-tests/metrics/run.pl        (after scripts/build)
 use strict;
@@ -279,6 +280,34 @@ Gateway::is(scalar Gateway::admit($nginx, "/direct?room=$R1", $tok{$alice}), 200
 my ($m3) = Gateway::metrics($nginx);
 my $k = 'rooms_admissions_total{result="admitted",reason="none"}';
 Gateway::is($m3->{$k} - $after->{$k}, 1, 'and counted on top');
+
+# an error reply and a timeout, each counted once under its own kind
+my $E = 'rooms_redis_errors_total{kind=';
+RoomsTest::redis('SET', "rooms:user:{$bob}", 'not a hash');
+($s, $why) = Gateway::admit($nginx, "/direct?room=$R1", $tok{$bob});
+Gateway::ok($s == 503, "WRONGTYPE: 503 ($s $why)");
+my ($m4) = Gateway::metrics($nginx);
+Gateway::is($m4->{"$E\"other\"}"} - $m3->{"$E\"other\"}"}, 1,
+            'the error reply counted as kind="other"');
+
+my $rpid = `cat $W/redis/redis.pid`;
+chomp $rpid;
+kill 'STOP', $rpid;
+($s, $why) = Gateway::admit($nginx, "/direct?room=$R1", $tok{$alice});
+my ($m5) = Gateway::metrics($nginx);
+kill 'CONT', $rpid;
+Gateway::ok($s == 503, "Redis stopped: 503 after timeout= ($s $why)");
+Gateway::is($m5->{rooms_redis_up}, 0, 'rooms_redis_up 0 once the connection timed out');
+for my $k (qw(timeout connection protocol other)) {
+    Gateway::is($m5->{"$E\"$k\"}"} - $m4->{"$E\"$k\"}"}, $k eq 'timeout' ? 1 : 0,
+                "a timeout: delta of kind=\"$k\"");
+}
+my $again = Gateway::wait_until(5, sub {
+    my ($m) = Gateway::metrics($nginx);
+    ($m->{rooms_redis_up} // 0) == 1 ? $m : undef
+});
+Gateway::ok($again && $again->{rooms_redis_reconnects_total} > $m5->{rooms_redis_reconnects_total},
+            'reconnected after the timeout: counted, rooms_redis_up 1');
 
 Gateway::ok(Gateway::error_log($nginx) !~ /\[(alert|emerg|crit)\]|exited on signal/,
             'no alert or crash in the error log');
