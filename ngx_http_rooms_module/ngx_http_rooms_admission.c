@@ -20,6 +20,8 @@
 #include "ngx_http_rooms_store.h"
 #include "ngx_http_rooms_sessions.h"
 #include "ngx_http_rooms_tokens.h"
+#include "ngx_http_rooms_keys.h"
+#include "ngx_http_rooms_metrics.h"
 #include "rooms_id.h"
 #include "rooms_mask.h"
 #include "rooms_time.h"
@@ -119,6 +121,8 @@ ngx_http_rooms_admission_decide(ngx_http_rooms_ctx_t *ctx, ngx_uint_t status,
     ctx->status = status;
     ctx->reason = reason;
     ctx->state = NGX_HTTP_ROOMS_ADMISSION_DECIDED;
+
+    ngx_http_rooms_metrics_admission(reason);
 }
 
 
@@ -447,6 +451,7 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     time_t                      now;
     ngx_str_t                  *sub;
     ngx_uint_t                  hash;
+    rooms_jwks_t               *jwks, *fresh;
     rooms_jwt_claims_t          claims;
     ngx_http_rooms_token_t     *t;
     ngx_http_rooms_srv_conf_t  *rscf;
@@ -456,9 +461,13 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     hash = 0;
     sub = &ctx->user_id;
 
+    /* the server's keys now: their file may have changed */
+
+    jwks = ngx_http_rooms_keys_get(rscf->keys);
+
     /* verified by this worker with these keys: the times are checked anew */
 
-    t = ngx_http_rooms_token_get(token, rscf->jwks, &hash);
+    t = ngx_http_rooms_token_get(token, jwks, &hash);
 
     if (t != NULL) {
         if (t->exp <= now - rscf->leeway) {
@@ -476,8 +485,26 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
     } else {
         ngx_http_rooms_token_verifications++;
 
-        rc = rooms_jwt_verify(rscf->jwks, (char *) token->data, token->len,
+        rc = rooms_jwt_verify(jwks, (char *) token->data, token->len,
                               now, rscf->leeway, &claims);
+
+        if (rc == ROOMS_JWT_ERR_KID) {
+            /* a key rotated in before this worker read the file? */
+
+            fresh = ngx_http_rooms_keys_unknown_kid(rscf->keys);
+
+            if (fresh != NULL) {
+                jwks = fresh;
+                ngx_http_rooms_token_verifications++;
+
+                rc = rooms_jwt_verify(jwks, (char *) token->data,
+                                      token->len, now, rscf->leeway,
+                                      &claims);
+            }
+        }
+
+        ngx_http_rooms_metrics_token_verification(
+                                 ngx_http_rooms_keys_alg(jwks, claims.kid));
 
         if (rc != ROOMS_JWT_OK) {
             ngx_http_rooms_admission_decide(ctx, NGX_HTTP_UNAUTHORIZED,
@@ -485,7 +512,7 @@ ngx_http_rooms_admission_verify(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        t = ngx_http_rooms_token_put(hash, token, rscf->jwks, &claims);
+        t = ngx_http_rooms_token_put(hash, token, jwks, &claims);
     }
 
     if (t != NULL) {
@@ -643,13 +670,23 @@ ngx_http_rooms_admission_start(ngx_http_request_t *r,
      * at all (a wait for Redis below may see the token evicted)
      */
 
-    if (ctx->cached
-        && ngx_http_rooms_cache_get(ctx->room, ctx->user, &facts, &ctx->snap,
-                                    memo)
-           == NGX_OK)
-    {
-        ngx_http_rooms_admission_facts(r, ctx, &facts);
-        return NGX_OK;
+    if (ctx->cached) {
+        rc = ngx_http_rooms_cache_get(ctx->room, ctx->user, &facts,
+                                      &ctx->snap, memo);
+
+        ngx_http_rooms_metrics_cache_lookup(rc == NGX_OK
+                                            ? NGX_HTTP_ROOMS_LOOKUP_HIT
+                                            : ctx->snap.usable
+                                            ? NGX_HTTP_ROOMS_LOOKUP_MISS
+                                            : NGX_HTTP_ROOMS_LOOKUP_BYPASS);
+
+        if (rc == NGX_OK) {
+            ngx_http_rooms_admission_facts(r, ctx, &facts);
+            return NGX_OK;
+        }
+
+    } else if (ngx_http_rooms_cache_enabled()) {
+        ngx_http_rooms_metrics_cache_lookup(NGX_HTTP_ROOMS_LOOKUP_BYPASS);
     }
 
     /* one pipelined round trip */

@@ -18,6 +18,7 @@
 #include "ngx_http_rooms_rooms.h"
 #include "ngx_http_rooms_sessions_api.h"
 #include "ngx_http_rooms_identity.h"
+#include "ngx_http_rooms_metrics.h"
 #include "rooms_b64.h"
 #include "rooms_hmac.h"
 #include "rooms_time.h"
@@ -34,6 +35,14 @@ static ngx_int_t ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body,
     size_t len);
 static ngx_int_t ngx_http_rooms_api_content_type(ngx_http_request_t *r,
     size_t len, ngx_int_t *rc);
+static ngx_int_t ngx_http_rooms_api_count(ngx_http_request_t *r);
+
+
+/* what rooms_api_requests_total counts, once the request is done */
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_http_rooms_op_e         op;
+} ngx_http_rooms_api_done_t;
 
 
 ngx_int_t
@@ -43,6 +52,10 @@ ngx_http_rooms_api_handler(ngx_http_request_t *r)
     ngx_http_rooms_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_rooms_module);
+
+    if (ngx_http_rooms_api_count(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (r->method & (NGX_HTTP_HEAD|NGX_HTTP_OPTIONS|NGX_HTTP_PUT
                      |NGX_HTTP_MKCOL|NGX_HTTP_COPY|NGX_HTTP_MOVE
@@ -368,4 +381,136 @@ ngx_http_rooms_api_route(ngx_http_request_t *r, u_char *body, size_t len)
 
     return ngx_http_rooms_send_simple_error(r, NGX_HTTP_NOT_FOUND,
                   "NotFound", "The resource was not found.");
+}
+
+
+/* metrics: the operation a request asks for, by its method and path */
+
+
+static ngx_http_rooms_op_e
+ngx_http_rooms_api_operation(ngx_http_request_t *r)
+{
+    u_char      *id, *end, *slash;
+    ngx_str_t   *uri;
+    ngx_uint_t   m;
+
+    uri = &r->uri;
+    m = r->method;
+    end = uri->data + uri->len;
+
+    if (uri->len >= 6 && ngx_strncmp(uri->data, "/rooms", 6) == 0) {
+        if (uri->len == 6) {
+            return (m == NGX_HTTP_GET) ? NGX_HTTP_ROOMS_OP_LIST_ROOMS
+                   : (m == NGX_HTTP_POST) ? NGX_HTTP_ROOMS_OP_CREATE_ROOM
+                   : NGX_HTTP_ROOMS_OP_OTHER;
+        }
+
+        if (uri->data[6] != '/') {
+            return NGX_HTTP_ROOMS_OP_OTHER;
+        }
+
+        id = uri->data + 7;
+        slash = ngx_strlchr(id, end, '/');
+
+        if (slash == NULL) {
+            return (m == NGX_HTTP_GET) ? NGX_HTTP_ROOMS_OP_GET_ROOM
+                   : (m == NGX_HTTP_PATCH) ? NGX_HTTP_ROOMS_OP_UPDATE_ROOM
+                   : (m == NGX_HTTP_DELETE) ? NGX_HTTP_ROOMS_OP_DELETE_ROOM
+                   : NGX_HTTP_ROOMS_OP_OTHER;
+        }
+
+        if (end - slash == 13 && ngx_strncmp(slash, "/participants", 13) == 0)
+        {
+            return (m == NGX_HTTP_GET) ? NGX_HTTP_ROOMS_OP_LIST_PARTICIPANTS
+                   : (m == NGX_HTTP_PATCH)
+                   ? NGX_HTTP_ROOMS_OP_UPDATE_PARTICIPANTS
+                   : NGX_HTTP_ROOMS_OP_OTHER;
+        }
+
+        return NGX_HTTP_ROOMS_OP_OTHER;
+    }
+
+    if (uri->len >= 11 && ngx_strncmp(uri->data, "/identities", 11) == 0) {
+        if (uri->len == 11) {
+            return (m == NGX_HTTP_POST) ? NGX_HTTP_ROOMS_OP_CREATE_USER
+                                        : NGX_HTTP_ROOMS_OP_OTHER;
+        }
+
+        if (uri->data[11] != '/') {
+            return NGX_HTTP_ROOMS_OP_OTHER;
+        }
+
+        id = uri->data + 12;
+        slash = ngx_strlchr(id, end, '/');
+
+        if (slash == NULL) {
+            return (m == NGX_HTTP_DELETE) ? NGX_HTTP_ROOMS_OP_DELETE_USER
+                                          : NGX_HTTP_ROOMS_OP_OTHER;
+        }
+
+        if (m != NGX_HTTP_POST) {
+            return NGX_HTTP_ROOMS_OP_OTHER;
+        }
+
+        if (end - slash == 18
+            && ngx_strncmp(slash, "/:issueAccessToken", 18) == 0)
+        {
+            return NGX_HTTP_ROOMS_OP_ISSUE_TOKEN;
+        }
+
+        if (end - slash == 20
+            && ngx_strncmp(slash, "/:revokeAccessTokens", 20) == 0)
+        {
+            return NGX_HTTP_ROOMS_OP_REVOKE_TOKENS;
+        }
+
+        return NGX_HTTP_ROOMS_OP_OTHER;
+    }
+
+    if (m == NGX_HTTP_POST
+        && uri->len == sizeof("/teamsUser/:exchangeAccessToken") - 1
+        && ngx_strncmp(uri->data, "/teamsUser/:exchangeAccessToken",
+                       uri->len)
+           == 0)
+    {
+        return NGX_HTTP_ROOMS_OP_EXCHANGE_TOKEN;
+    }
+
+    return NGX_HTTP_ROOMS_OP_OTHER;
+}
+
+
+static void
+ngx_http_rooms_api_done(void *data)
+{
+    ngx_http_rooms_api_done_t  *d = data;
+
+    /* the request's pool goes: the status is the one the log shows */
+
+    ngx_http_rooms_metrics_api(d->op, d->request->headers_out.status);
+}
+
+
+static ngx_int_t
+ngx_http_rooms_api_count(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_rooms_api_done_t  *d;
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_rooms_api_done_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    d = cln->data;
+    d->request = r;
+    d->op = ngx_http_rooms_api_operation(r);
+
+    cln->handler = ngx_http_rooms_api_done;
+
+    return NGX_OK;
 }

@@ -29,6 +29,7 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_cache.h"
+#include "ngx_http_rooms_metrics.h"
 
 
 #define NGX_HTTP_ROOMS_EVICT         8
@@ -331,6 +332,10 @@ ngx_http_rooms_cache_init_process(ngx_cycle_t *cycle)
 
     if (rmcf != NULL && rmcf->used && rmcf->cache_zone != NULL) {
         ngx_http_rooms_cache = rmcf->cache_zone->data;
+
+        /* read where they are kept */
+        ngx_http_rooms_metrics_cache_zone(&ngx_http_rooms_cache->sh->entries_n,
+                                      &ngx_http_rooms_cache->sh->evictions);
     }
 
     return NGX_OK;
@@ -665,6 +670,10 @@ ngx_http_rooms_cache_resync(uint64_t seq)
                   "rooms cache: subscribed at event %uL%s", seq,
                   flushed ? ", changes were missed: cache flushed" : "");
 
+    if (flushed) {
+        ngx_http_rooms_metrics_event_gap();
+    }
+
     ngx_http_rooms_subscribed = 1;
 }
 
@@ -705,6 +714,8 @@ ngx_http_rooms_cache_applied(uint64_t seq)
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "rooms cache: events before %uL were missed, "
                       "cache flushed", seq);
+
+        ngx_http_rooms_metrics_event_gap();
     }
 }
 

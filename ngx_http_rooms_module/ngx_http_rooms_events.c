@@ -8,10 +8,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
+
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_events.h"
 #include "ngx_http_rooms_cache.h"
 #include "ngx_http_rooms_store.h"
+#include "ngx_http_rooms_metrics.h"
 #include "rooms_id.h"
 #include "rooms_time.h"
 
@@ -26,6 +29,8 @@ static void ngx_http_rooms_events_resync(ngx_event_t *ev);
 
 static ngx_str_t                ngx_http_rooms_channel;
 static ngx_event_t              ngx_http_rooms_resync_ev;
+static ngx_str_t                ngx_http_rooms_stream;    /* empty: no feed */
+static ngx_uint_t               ngx_http_rooms_stream_maxlen;
 static ngx_http_rooms_event_pt  ngx_http_rooms_listener;
 static uint64_t                 ngx_http_rooms_last_seq;  /* 0: unknown */
 
@@ -46,10 +51,14 @@ ngx_http_rooms_events_init_process(ngx_cycle_t *cycle)
 
     ngx_memzero(&ngx_http_rooms_resync_ev, sizeof(ngx_event_t));
     ngx_http_rooms_last_seq = 0;
+    ngx_str_null(&ngx_http_rooms_stream);
 
     if (rmcf == NULL || rmcf->redis == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_rooms_stream = rmcf->stream;
+    ngx_http_rooms_stream_maxlen = rmcf->stream_maxlen;
 
     ngx_http_rooms_channel = rmcf->channel;
 
@@ -152,6 +161,181 @@ ngx_http_rooms_events_replace(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
     ngx_str_t *room, ngx_str_t *user, int64_t t)
 {
     return ngx_http_rooms_events_seat(b, pool, 'x', room, user, t);
+}
+
+
+/* the change feed */
+
+
+char *
+ngx_http_rooms_events_stream_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_rooms_main_conf_t  *rmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (rmcf->stream.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_events_stream: the key is empty");
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf->stream = value[1];
+    rmcf->stream_maxlen = 100000;
+
+    if (cf->args->nelts == 3) {
+        n = NGX_ERROR;
+
+        if (ngx_strncmp(value[2].data, "maxlen=", 7) == 0) {
+            n = ngx_atoi(value[2].data + 7, value[2].len - 7);
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_events_stream: invalid parameter "
+                               "\"%V\" (expected maxlen=NUMBER, 0 for no "
+                               "limit)", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        rmcf->stream_maxlen = n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_uint_t
+ngx_http_rooms_events_feed_on(void)
+{
+    return ngx_http_rooms_stream.len != 0;
+}
+
+
+static json_t *
+ngx_http_rooms_events_time(int64_t us)
+{
+    char  buf[ROOMS_TIME_FORMAT_SIZE];
+
+    (void) rooms_time_format(buf, us);
+
+    return json_string(buf);
+}
+
+
+static json_t *
+ngx_http_rooms_events_id(ngx_str_t *id)
+{
+    if (id == NULL) {
+        return json_null();
+    }
+
+    return json_stringn((char *) id->data, id->len);
+}
+
+
+/* {"type", "time", "room", "user", then what the type has} */
+
+static char *
+ngx_http_rooms_events_json(ngx_http_rooms_feed_event_t *ev, int64_t now)
+{
+    char    *text;
+    json_t  *o;
+
+    o = json_object();
+    if (o == NULL) {
+        return NULL;
+    }
+
+    if (json_object_set_new(o, "type", json_string(ev->type)) != 0
+        || json_object_set_new(o, "time", ngx_http_rooms_events_time(now))
+           != 0
+        || json_object_set_new(o, "room", ngx_http_rooms_events_id(ev->room))
+           != 0
+        || json_object_set_new(o, "user", ngx_http_rooms_events_id(ev->user))
+           != 0
+        || (ev->role != NULL
+            && json_object_set_new(o, "role", json_string(ev->role)) != 0)
+        || (ev->previous != NULL
+            && json_object_set_new(o, "previousRole",
+                                   json_string(ev->previous))
+               != 0)
+        || (ev->window != NULL
+            && (json_object_set_new(o, "validFrom",
+                        ngx_http_rooms_events_time(ev->window->valid_from))
+                != 0
+                || json_object_set_new(o, "validUntil",
+                       ngx_http_rooms_events_time(ev->window->valid_until))
+                   != 0
+                || json_object_set_new(o, "pstnDialOutEnabled",
+                                       json_boolean(ev->window->pstn == 1))
+                   != 0))
+        || (ev->revoked != 0
+            && json_object_set_new(o, "revokedBefore",
+                      ngx_http_rooms_events_time(ev->revoked * 1000000))
+               != 0))
+    {
+        json_decref(o);
+        return NULL;
+    }
+
+    text = json_dumps(o, JSON_COMPACT|JSON_PRESERVE_ORDER);
+    json_decref(o);
+
+    return text;
+}
+
+
+ngx_int_t
+ngx_http_rooms_events_feed(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_http_rooms_feed_event_t *ev, ngx_uint_t n)
+{
+    char        *text;
+    int64_t      now;
+    ngx_int_t    rc;
+    ngx_str_t    json;
+    ngx_uint_t   i;
+
+    now = rooms_time_now_us();
+
+    for (i = 0; i < n; i++) {
+        text = ngx_http_rooms_events_json(&ev[i], now);
+        if (text == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* in the pool: the command is formatted when appended */
+
+        json.len = ngx_strlen(text);
+        json.data = ngx_pnalloc(pool, json.len);
+
+        if (json.data != NULL) {
+            ngx_memcpy(json.data, text, json.len);
+        }
+
+        free(text);
+
+        if (json.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_rooms_store_stream_add(b, pool, &ngx_http_rooms_stream,
+                                             ngx_http_rooms_stream_maxlen,
+                                             &json);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -259,6 +443,7 @@ ngx_http_rooms_events_apply(ngx_str_t *msg)
     }
 
     ngx_http_rooms_cache_applied((uint64_t) seq);
+    ngx_http_rooms_metrics_event_received();
 
     if (ngx_http_rooms_listener == NULL) {
         return;
@@ -318,11 +503,13 @@ ngx_http_rooms_events_seq(ngx_http_request_t *r, void *data,
             }
 
             ngx_http_rooms_cache_resync((uint64_t) seq);
+            ngx_http_rooms_metrics_subscription_up(1);
             return;
 
         case NGX_DECLINED:
             /* nothing was ever published */
             ngx_http_rooms_cache_resync(0);
+            ngx_http_rooms_metrics_subscription_up(1);
             return;
 
         default:
@@ -396,6 +583,7 @@ ngx_http_rooms_events_message(void *data, ngx_http_rooms_sub_event_e event,
         }
 
         ngx_http_rooms_cache_subscribed(0);
+        ngx_http_rooms_metrics_subscription_up(0);
         break;
 
     default: /* NGX_HTTP_ROOMS_SUB_MESSAGE */

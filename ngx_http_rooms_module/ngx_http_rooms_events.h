@@ -13,6 +13,12 @@
  * user's seat taken away, "x <roomId> <rawId> <t>" a user's older
  * sessions replaced), and to what may have been missed: a
  * (re)subscription, a gap in this worker's numbers.
+ *
+ * The change feed ("rooms_events_stream"): every change made is also
+ * appended to a Redis Stream as a typed JSON event for the media cluster,
+ * once the change's reply says it was made and before the API answers,
+ * in a batch of its own: the stream is one key, in no script with the
+ * keys of a room or a user.
  */
 
 
@@ -25,6 +31,19 @@
 #include <ngx_http.h>
 
 #include "ngx_http_rooms_redis.h"
+#include "rooms_model.h"
+
+
+/* one event of the feed: README.md, "Change feed", has the schema */
+typedef struct {
+    const char                *type;       /* "room.created", ... */
+    ngx_str_t                 *room;       /* NULL: none */
+    ngx_str_t                 *user;       /* NULL: none */
+    const char                *role;       /* NULL: none */
+    const char                *previous;   /* previousRole, NULL: none */
+    rooms_room_t              *window;     /* room.created, room.updated */
+    int64_t                    revoked;    /* revokedBefore (s), 0: none */
+} ngx_http_rooms_feed_event_t;
 
 
 typedef enum {
@@ -57,6 +76,17 @@ ngx_int_t ngx_http_rooms_events_kick(ngx_http_rooms_batch_t *b,
     ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *user, int64_t t);
 ngx_int_t ngx_http_rooms_events_replace(ngx_http_rooms_batch_t *b,
     ngx_pool_t *pool, ngx_str_t *room, ngx_str_t *user, int64_t t);
+
+/* "rooms_events_stream key [maxlen=number]" */
+char *ngx_http_rooms_events_stream_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+/* whether the changes go to a stream too */
+ngx_uint_t ngx_http_rooms_events_feed_on(void);
+
+/* appends the feed's events of one change to b, one XADD each */
+ngx_int_t ngx_http_rooms_events_feed(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_http_rooms_feed_event_t *ev, ngx_uint_t n);
 
 
 #endif /* _NGX_HTTP_ROOMS_EVENTS_H_INCLUDED_ */

@@ -58,7 +58,8 @@ ngx_http_rooms_identity_can_sign(ngx_http_request_t *r)
 
     rscf = ngx_http_get_module_srv_conf(r, ngx_http_rooms_module);
 
-    return rscf->jwks != NULL && rooms_jwks_can_sign(rscf->jwks);
+    return rscf->keys != NULL
+           && rooms_jwks_can_sign(ngx_http_rooms_keys_get(rscf->keys));
 }
 
 
@@ -77,7 +78,8 @@ ngx_http_rooms_identity_token(ngx_http_request_t *r,
     exp = ctx->now / 1000000 + (int64_t) ctx->req.minutes * 60;
     *exp_us = exp * 1000000;
 
-    token = rooms_jwt_sign(rscf->jwks, (char *) ctx->id.data, iat, exp,
+    token = rooms_jwt_sign(ngx_http_rooms_keys_get(rscf->keys),
+                           (char *) ctx->id.data, iat, exp,
                            ctx->req.scope[0] ? ctx->req.scope : NULL, NULL);
     if (token == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -258,12 +260,79 @@ ngx_http_rooms_identity_issue(ngx_http_request_t *r,
 
 
 static void
+ngx_http_rooms_identity_fed(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_identity_ctx_t *ctx = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; rc == NGX_OK && i < n; i++) {
+        if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        /* the change is made: the answer stays 204 */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rooms identity: %V changed, but not on the events "
+                      "stream: redis failed", &ctx->id);
+    }
+
+    ngx_http_finalize_request(r,
+        ngx_http_rooms_send_json(r, NGX_HTTP_NO_CONTENT, strdup("")));
+}
+
+
+/* the change made goes on the feed, if any, and is then answered */
+
+static void
+ngx_http_rooms_identity_feed(ngx_http_request_t *r,
+    ngx_http_rooms_identity_ctx_t *ctx, int64_t revoked)
+{
+    ngx_http_rooms_batch_t       *b;
+    ngx_http_rooms_feed_event_t   ev;
+
+    if (!ngx_http_rooms_events_feed_on()) {
+        ngx_http_rooms_identity_fed(r, ctx, NULL, 0, NGX_OK);
+        return;
+    }
+
+    ngx_memzero(&ev, sizeof(ngx_http_rooms_feed_event_t));
+    ev.user = &ctx->id;
+
+    if (r->method == NGX_HTTP_DELETE) {
+        ev.type = "identity.deleted";
+
+    } else {
+        ev.type = "user.tokens_revoked";
+        ev.revoked = revoked;
+    }
+
+    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_identity_fed, ctx);
+
+    if (b != NULL && ngx_http_rooms_events_feed(b, r->pool, &ev, 1) != NGX_OK)
+    {
+        ngx_http_rooms_redis_abort(b);
+        b = NULL;
+    }
+
+    if (b == NULL || ngx_http_rooms_redis_end(b) != NGX_OK) {
+        ngx_http_rooms_identity_fed(r, ctx, NULL, 0, NGX_ERROR);
+    }
+}
+
+
+
+static void
 ngx_http_rooms_identity_revoked(ngx_http_request_t *r, void *data,
     ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
 {
     ngx_http_rooms_identity_ctx_t *ctx = data;
 
-    u_char  user[NGX_HTTP_ROOMS_DIGEST_LEN];
+    u_char   user[NGX_HTTP_ROOMS_DIGEST_LEN];
+    int64_t  revoked;
 
     /* this gateway's cache forgets the user at once, whatever Redis said */
 
@@ -281,7 +350,15 @@ ngx_http_rooms_identity_revoked(ngx_http_request_t *r, void *data,
                       "rooms identity: %V %s", &ctx->id,
                       r->method == NGX_HTTP_DELETE ? "deleted"
                                                    : "tokens revoked");
-        break;
+
+        /* the script's answer: the new revocation time */
+
+        if (ngx_http_rooms_store_int(&replies[0], &revoked) != NGX_OK) {
+            revoked = 0;
+        }
+
+        ngx_http_rooms_identity_feed(r, ctx, revoked);
+        return;
 
     case NGX_HTTP_ROOMS_STORE_WAS_GONE:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -22,6 +22,8 @@
 #include "ngx_http_rooms_sessions.h"
 #include "ngx_http_rooms_variables.h"
 #include "ngx_http_rooms_api.h"
+#include "ngx_http_rooms_keys.h"
+#include "ngx_http_rooms_metrics.h"
 #include "rooms_b64.h"
 
 static void *ngx_http_rooms_create_main_conf(ngx_conf_t *cf);
@@ -37,8 +39,6 @@ static ngx_int_t ngx_http_rooms_mask_add(ngx_conf_t *cf,
 static char *ngx_http_rooms_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rooms_access_key(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_rooms_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_rooms_token_cache_check(ngx_conf_t *cf, void *post,
     void *data);
@@ -129,8 +129,8 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
       NULL },
 
     { ngx_string("rooms_token_keys"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_http_rooms_token_keys,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE12,
+      ngx_http_rooms_keys_directive,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
@@ -181,6 +181,20 @@ static ngx_command_t  ngx_http_rooms_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_rooms_cache_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rooms_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_rooms_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rooms_events_stream"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_rooms_events_stream_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -295,6 +309,9 @@ ngx_http_rooms_create_main_conf(ngx_conf_t *cf)
      *     rmcf->used = 0;
      *     rmcf->gateway = { 0, NULL };
      *     rmcf->sessions = 0;
+     *     rmcf->metrics = NULL;
+     *     rmcf->stream = { 0, NULL };
+     *     rmcf->stream_maxlen = 0;
      */
 
     return rmcf;
@@ -367,20 +384,12 @@ ngx_http_rooms_create_srv_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     rscf->access_keys = NULL;
-     *     rscf->jwks = NULL;
-     *     rscf->jwks_file = { 0, NULL };
+     *     rscf->keys = NULL;
      */
 
     rscf->leeway = NGX_CONF_UNSET;
 
     return rscf;
-}
-
-
-static void
-ngx_http_rooms_free_jwks(void *data)
-{
-    rooms_jwks_free(data);
 }
 
 
@@ -394,9 +403,8 @@ ngx_http_rooms_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->access_keys = prev->access_keys;
     }
 
-    if (conf->jwks == NULL) {
-        conf->jwks = prev->jwks;
-        conf->jwks_file = prev->jwks_file;
+    if (conf->keys == NULL) {
+        conf->keys = prev->keys;
     }
 
     ngx_conf_merge_value(conf->leeway, prev->leeway, 0);
@@ -480,7 +488,7 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->admission != NULL) {
         rscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_rooms_module);
 
-        if (rscf->jwks == NULL) {
+        if (rscf->keys == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"rooms_admission\" needs "
                                "\"rooms_token_keys\" in its server or in "
@@ -609,93 +617,6 @@ ngx_http_rooms_access_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     key->len = n;
 
     return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_rooms_token_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_rooms_srv_conf_t *rscf = conf;
-
-    char                 err[256];
-    u_char              *buf;
-    ssize_t              n;
-    ngx_str_t           *value, name;
-    ngx_file_t           file;
-    ngx_file_info_t      fi;
-    ngx_pool_cleanup_t  *cln;
-
-    if (rscf->jwks != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    name = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "rooms_token_keys: cannot open \"%s\"", name.data);
-        return NGX_CONF_ERROR;
-    }
-
-    buf = NULL;
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
-        || !ngx_is_file(&fi)
-        || ngx_file_size(&fi) > 1024 * 1024)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_token_keys: \"%s\" is not a file of at "
-                           "most 1 MiB", name.data);
-        goto failed;
-    }
-
-    buf = ngx_pnalloc(cf->temp_pool, ngx_file_size(&fi) + 1);
-    if (buf == NULL) {
-        goto failed;
-    }
-
-    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
-    if (n == NGX_ERROR) {
-        goto failed;
-    }
-
-    (void) ngx_close_file(file.fd);
-
-    rscf->jwks = rooms_jwks_parse((char *) buf, n, err, sizeof(err));
-
-    if (rscf->jwks == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_token_keys: \"%s\": %s", name.data, err);
-        return NGX_CONF_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    cln->handler = ngx_http_rooms_free_jwks;
-    cln->data = rscf->jwks;
-
-    rscf->jwks_file = name;
-
-    return NGX_CONF_OK;
-
-failed:
-
-    (void) ngx_close_file(file.fd);
-
-    return NGX_CONF_ERROR;
 }
 
 
@@ -914,6 +835,12 @@ ngx_http_rooms_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (rmcf->stream.len && rmcf->redis == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"rooms_events_stream\" needs \"rooms_redis\"");
+        return NGX_ERROR;
+    }
+
     if (rmcf->cache_zone != NULL && rmcf->redis == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"rooms_cache\" needs \"rooms_redis\"");
@@ -943,16 +870,21 @@ ngx_http_rooms_init_process(ngx_cycle_t *cycle)
     /*
      * The cached clock was last read before the configuration was, and a
      * worker's event loop reads it again only after its first wait: a
-     * timer armed from here (the Redis adapter's set-up timeout, the
-     * sessions' timers) would be short by however long the configuration
-     * took.  Under valgrind that is over a second: the subscription timed
-     * out in the very pass of the event loop that sent its SUBSCRIBE.
+     * timer armed from here (the Redis adapter's set-up timeout, the key
+     * checks', the sessions') would be short by however long the
+     * configuration took.  Under valgrind that is over a second: the
+     * subscription timed out in the very pass of the event loop that sent
+     * its SUBSCRIBE.
      */
 
     ngx_time_update();
 
-    if (ngx_http_rooms_cache_init_process(cycle) != NGX_OK
+    /* metrics first: the others record from their init on */
+
+    if (ngx_http_rooms_metrics_init_process(cycle) != NGX_OK
+        || ngx_http_rooms_cache_init_process(cycle) != NGX_OK
         || ngx_http_rooms_tokens_init_process(cycle) != NGX_OK
+        || ngx_http_rooms_keys_init_process(cycle) != NGX_OK
         || ngx_http_rooms_redis_init_process(cycle) != NGX_OK
         || ngx_http_rooms_sessions_init_process(cycle) != NGX_OK
         || ngx_http_rooms_events_init_process(cycle) != NGX_OK)

@@ -8,7 +8,8 @@
  * _cache.h (the admission cache), _tokens.h (verified tokens),
  * _admission.h, _sessions.h (live sessions), _variables.h, _api.h,
  * _rooms.h, _identity.h, _sessions_api.h and _response.h (the management
- * API).
+ * API), _keys.h (token keys and their rotation), _metrics.h (Prometheus
+ * metrics).
  */
 
 
@@ -20,6 +21,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_rooms_keys.h"
 #include "rooms_jwt.h"
 #include "rooms_mask.h"
 #include "rooms_model.h"
@@ -64,6 +66,10 @@ typedef struct {
     ngx_uint_t                    token_cache; /* entries, per worker */
     ngx_array_t                  *mask;        /* of rooms_mask_name_t */
     ngx_flag_t                    used;        /* some location needs it */
+    void                         *metrics;     /* _metrics.c's, or NULL */
+    ngx_array_t                  *keys;        /* of _keys.c's objects */
+    ngx_str_t                     stream;      /* rooms_events_stream key */
+    ngx_uint_t                    stream_maxlen;   /* 0: no trimming */
 
     /* live sessions (ngx_http_rooms_sessions.c) */
     ngx_uint_t                    max_participants;
@@ -75,8 +81,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                  *access_keys; /* of ngx_str_t, decoded */
-    rooms_jwks_t                 *jwks;
-    ngx_str_t                     jwks_file;
+    ngx_http_rooms_keys_t        *keys;        /* rooms_token_keys */
     ngx_int_t                     leeway;      /* seconds */
 } ngx_http_rooms_srv_conf_t;
 

@@ -19,11 +19,16 @@
  * subscription's connection); either drops the connection, which fails
  * every command still queued on it, and reopens it with backoff.
  *
- * The transitions a metric would count each have one function:
+ * The transitions the metrics count each have one function:
  * ngx_http_rooms_redis_up() (a connection is set up),
  * ngx_http_rooms_redis_drop() (one is lost, for any reason),
  * ngx_http_rooms_redis_timed_out() (a batch or a connection took too long)
- * and ngx_http_rooms_redis_reconnect() (one is opened again).
+ * and ngx_http_rooms_redis_reconnect() (one is opened again); the other
+ * errors are counted by kind where they are found: a connection refused
+ * or broken (ngx_http_rooms_redis_failed()), what cannot be read
+ * (ngx_http_rooms_redis_unreadable()), an error reply
+ * (ngx_http_rooms_redis_dispatch()).  A batch is timed from
+ * ngx_http_rooms_redis_end() to ngx_http_rooms_redis_finish().
  */
 
 
@@ -36,6 +41,7 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "ngx_http_rooms_metrics.h"
 
 
 #define NGX_HTTP_ROOMS_BACKOFF_MIN    50
@@ -148,6 +154,7 @@ struct ngx_http_rooms_batch_s {
     ngx_uint_t                       ncmds;
     ngx_uint_t                       pending;
     ngx_event_t                      timer;
+    uint64_t                         start;    /* sent, for the metrics */
     ngx_http_rooms_cmd_t             cmds[NGX_HTTP_ROOMS_INLINE_CMDS];
     unsigned                         detached:1;
     unsigned                         failed:1;
@@ -182,6 +189,9 @@ static void ngx_http_rooms_redis_ssl_save_session(ngx_connection_t *c);
 static void ngx_http_rooms_redis_writable(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_up(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn);
+static void ngx_http_rooms_redis_failed(ngx_http_rooms_conn_t *conn);
+static void ngx_http_rooms_redis_unreadable(ngx_http_rooms_conn_t *conn);
+static void ngx_http_rooms_redis_gauge(void);
 static void ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn,
     char *what);
 static void ngx_http_rooms_redis_close(ngx_http_rooms_conn_t *conn);
@@ -984,6 +994,8 @@ ngx_http_rooms_redis_reconnect(ngx_event_t *ev)
                    "rooms redis: reconnecting to \"%V\"",
                    &ngx_http_rooms_rcf->address);
 
+    ngx_http_rooms_metrics_redis_reconnect();
+
     ngx_http_rooms_redis_connect(conn);
 }
 
@@ -1033,7 +1045,8 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: connect to \"%V\" failed",
                       &rcf->address);
-        goto failed;
+        ngx_http_rooms_redis_failed(conn);
+        return;
     }
 
     c = conn->peer.connection;
@@ -1166,7 +1179,7 @@ ngx_http_rooms_redis_connected(ngx_http_rooms_conn_t *conn)
                       "rooms redis: connect to \"%V\" failed",
                       &ngx_http_rooms_rcf->address);
 
-        ngx_http_rooms_redis_drop(conn);
+        ngx_http_rooms_redis_failed(conn);
         return;
     }
 
@@ -1249,7 +1262,7 @@ ngx_http_rooms_redis_ssl_handshaked(ngx_connection_t *c)
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: TLS handshake with \"%V\" failed",
                       &ngx_http_rooms_rcf->address);
-        ngx_http_rooms_redis_drop(conn);
+        ngx_http_rooms_redis_failed(conn);
         return;
     }
 
@@ -1263,7 +1276,7 @@ ngx_http_rooms_redis_ssl_handshaked(ngx_connection_t *c)
             ngx_http_rooms_ssl_session = NULL;
         }
 
-        ngx_http_rooms_redis_drop(conn);
+        ngx_http_rooms_redis_failed(conn);
         return;
     }
 
@@ -1414,6 +1427,10 @@ ngx_http_rooms_redis_up(ngx_http_rooms_conn_t *conn)
 
     conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
 
+    if (!conn->subscriber) {
+        ngx_http_rooms_redis_gauge();
+    }
+
     if (conn->subscriber && !ngx_http_rooms_exiting) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "rooms redis: subscribed to \"%V\"",
@@ -1435,6 +1452,7 @@ ngx_http_rooms_redis_up(ngx_http_rooms_conn_t *conn)
 static void
 ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn)
 {
+    ngx_uint_t               was_up;
     ngx_http_rooms_cmd_t    *cmd, *next;
     ngx_http_rooms_batch_t  *b;
 
@@ -1442,9 +1460,15 @@ ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn)
     conn->head = NULL;
     conn->tail = NULL;
 
+    was_up = (conn->state == NGX_HTTP_ROOMS_UP);
+
     ngx_http_rooms_redis_close(conn);
 
     conn->failing = 1;
+
+    if (was_up && !conn->subscriber) {
+        ngx_http_rooms_redis_gauge();
+    }
 
     for ( /* void */ ; cmd != NULL; cmd = next) {
         next = cmd->next;
@@ -1480,6 +1504,47 @@ ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn)
     if (conn->backoff > NGX_HTTP_ROOMS_BACKOFF_MAX) {
         conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MAX;
     }
+}
+
+
+/* a connection refused, broken or closed by the server */
+
+static void
+ngx_http_rooms_redis_failed(ngx_http_rooms_conn_t *conn)
+{
+    ngx_http_rooms_metrics_redis_error(NGX_HTTP_ROOMS_REDIS_CONNECTION);
+
+    ngx_http_rooms_redis_drop(conn);
+}
+
+
+/* Redis sent what is not RESP, or a reply no command waits for */
+
+static void
+ngx_http_rooms_redis_unreadable(ngx_http_rooms_conn_t *conn)
+{
+    ngx_http_rooms_metrics_redis_error(NGX_HTTP_ROOMS_REDIS_PROTOCOL);
+
+    ngx_http_rooms_redis_drop(conn);
+}
+
+
+/* rooms_redis_up: every connection of this worker for batches is up */
+
+static void
+ngx_http_rooms_redis_gauge(void)
+{
+    ngx_uint_t  i, up;
+
+    up = (ngx_http_rooms_nconns > 0);
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        if (ngx_http_rooms_conns[i].state != NGX_HTTP_ROOMS_UP) {
+            up = 0;
+        }
+    }
+
+    ngx_http_rooms_metrics_redis_up(up);
 }
 
 
@@ -1544,6 +1609,8 @@ ngx_http_rooms_redis_timed_out(ngx_http_rooms_conn_t *conn,
     ngx_http_rooms_batch_t *b)
 {
     ngx_uint_t  generation;
+
+    ngx_http_rooms_metrics_redis_error(NGX_HTTP_ROOMS_REDIS_TIMEOUT);
 
     generation = (b != NULL) ? b->generation : conn->generation;
 
@@ -1742,7 +1809,7 @@ ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn, char *what)
                   "rooms redis: connection to \"%V\" lost: %s%s",
                   &ngx_http_rooms_rcf->address, what, when);
 
-    ngx_http_rooms_redis_drop(conn);
+    ngx_http_rooms_redis_failed(conn);
 }
 
 
@@ -1792,7 +1859,7 @@ ngx_http_rooms_redis_read_handler(ngx_event_t *rev)
                           "rooms redis: reading from \"%V\" failed: %s",
                           &ngx_http_rooms_rcf->address,
                           conn->reader->errstr);
-            ngx_http_rooms_redis_drop(conn);
+            ngx_http_rooms_redis_unreadable(conn);
             return;
         }
 
@@ -1830,7 +1897,7 @@ ngx_http_rooms_redis_replies(ngx_http_rooms_conn_t *conn)
                           "rooms redis: \"%V\" sent what cannot be read: %s",
                           &ngx_http_rooms_rcf->address,
                           conn->reader->errstr);
-            ngx_http_rooms_redis_drop(conn);
+            ngx_http_rooms_redis_unreadable(conn);
             return NGX_ERROR;
         }
 
@@ -1870,7 +1937,7 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: \"%V\" sent a reply to no command",
                       &rcf->address);
-        ngx_http_rooms_redis_drop(conn);
+        ngx_http_rooms_redis_unreadable(conn);
         return NGX_ERROR;
     }
 
@@ -1888,6 +1955,12 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
     {
         /* the same command waits for the reply to the EVAL */
         return NGX_OK;
+    }
+
+    if (rep->type == NGX_HTTP_ROOMS_REPLY_ERROR) {
+        ngx_http_rooms_metrics_redis_error(
+            ngx_http_rooms_metrics_redis_error_kind(rep->str.data,
+                                                    rep->str.len));
     }
 
     kind = cmd->kind;
@@ -1942,6 +2015,11 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
                       rep->type == NGX_HTTP_ROOMS_REPLY_ERROR ? ": " : "",
                       rep->type == NGX_HTTP_ROOMS_REPLY_ERROR
                       ? &rep->str : &ngx_http_rooms_empty);
+
+        if (rep->type != NGX_HTTP_ROOMS_REPLY_ERROR) {
+            ngx_http_rooms_metrics_redis_error(NGX_HTTP_ROOMS_REDIS_PROTOCOL);
+        }
+
         break;
 
     default: /* NGX_HTTP_ROOMS_CMD_SELECT, NGX_HTTP_ROOMS_CMD_SCRIPT */
@@ -2014,7 +2092,7 @@ invalid:
                   "rooms redis: \"%V\" sent the subscription what is not "
                   "a message", &ngx_http_rooms_rcf->address);
 
-    ngx_http_rooms_redis_drop(conn);
+    ngx_http_rooms_redis_unreadable(conn);
     return NGX_ERROR;
 }
 
@@ -2538,6 +2616,7 @@ ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b)
     }
 
     b->ended = 1;
+    b->start = ngx_http_rooms_metrics_now();
 
     ngx_add_timer(&b->timer, ngx_http_rooms_rcf->timeout);
 
@@ -2655,6 +2734,10 @@ ngx_http_rooms_redis_finish(ngx_http_rooms_batch_t *b, ngx_int_t rc)
 
     r = b->r;
     handler = b->handler;
+
+    /* answered, failed or timed out: as long as it took */
+
+    ngx_http_rooms_metrics_redis_duration(b->start);
 
     /* a detached batch's replies live until its handler returns */
 

@@ -47,10 +47,23 @@ typedef struct {
     ngx_str_t                 token_id;
     ngx_http_rooms_index_entry_t  *ids;   /* list: the index page */
     ngx_uint_t                more;
+    ngx_uint_t                answer;     /* of a change: what is sent */
+    ngx_int_t                *previous;   /* participants' roles before */
 } ngx_http_rooms_rooms_ctx_t;
 
 
+/* the answer to a change made, once its events are on the feed */
+#define NGX_HTTP_ROOMS_ANSWER_CREATED       0
+#define NGX_HTTP_ROOMS_ANSWER_UPDATED       1
+#define NGX_HTTP_ROOMS_ANSWER_DELETED       2
+#define NGX_HTTP_ROOMS_ANSWER_PATCHED       3
+
+
 static ngx_int_t ngx_http_rooms_rooms_create_exec(ngx_http_request_t *r,
+    ngx_http_rooms_rooms_ctx_t *ctx);
+static void ngx_http_rooms_rooms_feed(ngx_http_request_t *r,
+    ngx_http_rooms_rooms_ctx_t *ctx, ngx_uint_t answer);
+static ngx_int_t ngx_http_rooms_rooms_send_created(ngx_http_request_t *r,
     ngx_http_rooms_rooms_ctx_t *ctx);
 
 
@@ -189,6 +202,187 @@ ngx_http_rooms_rooms_keep_req(ngx_http_request_t *r,
 }
 
 
+/* the change feed: a change made goes there before it is answered */
+
+
+static ngx_int_t
+ngx_http_rooms_rooms_answer(ngx_http_request_t *r,
+    ngx_http_rooms_rooms_ctx_t *ctx)
+{
+    switch (ctx->answer) {
+
+    case NGX_HTTP_ROOMS_ANSWER_CREATED:
+        return ngx_http_rooms_rooms_send_created(r, ctx);
+
+    case NGX_HTTP_ROOMS_ANSWER_UPDATED:
+        return ngx_http_rooms_rooms_send_room(r, ctx, NGX_HTTP_OK);
+
+    case NGX_HTTP_ROOMS_ANSWER_DELETED:
+        return ngx_http_rooms_send_json(r, NGX_HTTP_NO_CONTENT, strdup(""));
+
+    default: /* NGX_HTTP_ROOMS_ANSWER_PATCHED */
+        return ngx_http_rooms_send_json(r, NGX_HTTP_OK, strdup("{}"));
+    }
+}
+
+
+static void
+ngx_http_rooms_rooms_fed(ngx_http_request_t *r, void *data,
+    ngx_http_rooms_reply_t *replies, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_http_rooms_rooms_ctx_t *ctx = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; rc == NGX_OK && i < n; i++) {
+        if (replies[i].type == NGX_HTTP_ROOMS_REPLY_ERROR) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        /* the change is made: the answer stays what it is */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rooms api: room %V changed, but not on the events "
+                      "stream: redis failed", &ctx->id);
+    }
+
+    ngx_http_finalize_request(r, ngx_http_rooms_rooms_answer(r, ctx));
+}
+
+
+/* the events of the change, as ctx tells it; their number */
+
+static ngx_uint_t
+ngx_http_rooms_rooms_events(ngx_http_rooms_rooms_ctx_t *ctx,
+    ngx_http_rooms_feed_event_t *ev, ngx_str_t *users)
+{
+    size_t                        i, n;
+    ngx_int_t                     before;
+    rooms_participant_t          *p;
+
+    n = 0;
+    p = ctx->req.participants;
+
+    switch (ctx->answer) {
+
+    case NGX_HTTP_ROOMS_ANSWER_CREATED:
+        ev[n].type = "room.created";
+        ev[n++].window = &ctx->room;
+
+        for (i = 0; i < ctx->req.nparticipants; i++) {
+            ev[n].type = "participant.added";
+            ev[n].role = rooms_role_name(p[i].role);
+            ev[n++].user = &users[i];
+        }
+
+        break;
+
+    case NGX_HTTP_ROOMS_ANSWER_UPDATED:
+        ev[n].type = "room.updated";
+        ev[n++].window = &ctx->room;
+        break;
+
+    case NGX_HTTP_ROOMS_ANSWER_DELETED:
+        ev[n++].type = "room.deleted";
+        break;
+
+    default: /* NGX_HTTP_ROOMS_ANSWER_PATCHED */
+
+        /* only what changed: the roles before tell */
+
+        for (i = 0; ctx->previous != NULL && i < ctx->req.nparticipants; i++)
+        {
+            before = ctx->previous[i];
+
+            if (p[i].role == ROOMS_ROLE_REMOVE) {
+                if (before < 0) {
+                    continue;
+                }
+
+                ev[n].type = "participant.removed";
+
+            } else if (before < 0) {
+                ev[n].type = "participant.added";
+                ev[n].role = rooms_role_name(p[i].role);
+
+            } else if (before != p[i].role) {
+                ev[n].type = "participant.role_changed";
+                ev[n].role = rooms_role_name(p[i].role);
+
+            } else {
+                continue;
+            }
+
+            ev[n].previous = (before >= 0) ? rooms_role_name(before) : NULL;
+            ev[n++].user = &users[i];
+        }
+
+        break;
+    }
+
+    for (i = 0; i < n; i++) {
+        ev[i].room = &ctx->id;
+    }
+
+    return n;
+}
+
+
+/* answers a change made, once its events are on the feed (if any) */
+
+static void
+ngx_http_rooms_rooms_feed(ngx_http_request_t *r,
+    ngx_http_rooms_rooms_ctx_t *ctx, ngx_uint_t answer)
+{
+    size_t                        i, n;
+    ngx_str_t                    *users;
+    ngx_http_rooms_batch_t       *b;
+    ngx_http_rooms_feed_event_t  *ev;
+
+    ctx->answer = answer;
+
+    if (!ngx_http_rooms_events_feed_on()) {
+        ngx_http_finalize_request(r, ngx_http_rooms_rooms_answer(r, ctx));
+        return;
+    }
+
+    n = ctx->req.nparticipants;
+
+    ev = ngx_pcalloc(r->pool, (n + 1) * sizeof(ngx_http_rooms_feed_event_t));
+    users = ngx_palloc(r->pool, (n + 1) * sizeof(ngx_str_t));
+
+    if (ev == NULL || users == NULL) {
+        ngx_http_rooms_rooms_fed(r, ctx, NULL, 0, NGX_ERROR);
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        users[i].data = (u_char *) ctx->req.participants[i].raw_id;
+        users[i].len = ngx_strlen(ctx->req.participants[i].raw_id);
+    }
+
+    n = ngx_http_rooms_rooms_events(ctx, ev, users);
+
+    if (n == 0) {
+        /* nothing changed */
+        ngx_http_finalize_request(r, ngx_http_rooms_rooms_answer(r, ctx));
+        return;
+    }
+
+    b = ngx_http_rooms_redis_begin(r, ngx_http_rooms_rooms_fed, ctx);
+
+    if (b != NULL && ngx_http_rooms_events_feed(b, r->pool, ev, n) != NGX_OK) {
+        ngx_http_rooms_redis_abort(b);
+        b = NULL;
+    }
+
+    if (b == NULL || ngx_http_rooms_redis_end(b) != NGX_OK) {
+        ngx_http_rooms_rooms_fed(r, ctx, NULL, 0, NGX_ERROR);
+    }
+}
+
+
 /* POST /rooms */
 
 
@@ -249,7 +443,7 @@ ngx_http_rooms_rooms_announced(ngx_http_request_t *r, void *data,
                       "failed", &ctx->id);
     }
 
-    ngx_http_finalize_request(r, ngx_http_rooms_rooms_send_created(r, ctx));
+    ngx_http_rooms_rooms_feed(r, ctx, NGX_HTTP_ROOMS_ANSWER_CREATED);
 }
 
 
@@ -304,8 +498,7 @@ ngx_http_rooms_rooms_created(ngx_http_request_t *r, void *data,
         }
 
         /* indexed and published in the same round trip */
-        ngx_http_finalize_request(r,
-                                  ngx_http_rooms_rooms_send_created(r, ctx));
+        ngx_http_rooms_rooms_feed(r, ctx, NGX_HTTP_ROOMS_ANSWER_CREATED);
         return;
 
     case NGX_HTTP_ROOMS_STORE_REPLAYED:
@@ -573,8 +766,7 @@ ngx_http_rooms_rooms_updated(ngx_http_request_t *r, void *data,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "rooms api: room %V updated", &ctx->id);
 
-        ngx_http_finalize_request(r,
-            ngx_http_rooms_rooms_send_room(r, ctx, NGX_HTTP_OK));
+        ngx_http_rooms_rooms_feed(r, ctx, NGX_HTTP_ROOMS_ANSWER_UPDATED);
         return;
 
     case NGX_HTTP_ROOMS_STORE_NO_ROOM:
@@ -658,8 +850,7 @@ ngx_http_rooms_rooms_deleted(ngx_http_request_t *r, void *data,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "rooms api: room %V deleted", &ctx->id);
 
-        ngx_http_finalize_request(r,
-            ngx_http_rooms_send_json(r, NGX_HTTP_NO_CONTENT, strdup("")));
+        ngx_http_rooms_rooms_feed(r, ctx, NGX_HTTP_ROOMS_ANSWER_DELETED);
         return;
 
     case 0:
@@ -910,8 +1101,19 @@ ngx_http_rooms_rooms_patched(ngx_http_request_t *r, void *data,
                       "rooms api: room %V: %uz participants added, updated "
                       "or removed", &ctx->id, ctx->req.nparticipants);
 
-        ngx_http_finalize_request(r,
-            ngx_http_rooms_send_json(r, NGX_HTTP_OK, strdup("{}")));
+        if (ngx_http_rooms_events_feed_on()) {
+            ctx->previous = ngx_palloc(r->pool, (ctx->req.nparticipants + 1)
+                                                * sizeof(ngx_int_t));
+            if (ctx->previous == NULL
+                || ngx_http_rooms_store_participants_previous(&replies[0],
+                                                  &ctx->req, ctx->previous)
+                   != NGX_OK)
+            {
+                ctx->previous = NULL;
+            }
+        }
+
+        ngx_http_rooms_rooms_feed(r, ctx, NGX_HTTP_ROOMS_ANSWER_PATCHED);
         return;
 
     case 0:

@@ -856,11 +856,63 @@ ngx_http_rooms_store_participants_patch(ngx_http_rooms_batch_t *b,
 ngx_int_t
 ngx_http_rooms_store_participants_patched(ngx_http_rooms_reply_t *rep)
 {
-    if (rep->type != NGX_HTTP_ROOMS_REPLY_INTEGER) {
+    /* the script's 0, or {1, the roles before} */
+
+    if (rep->type == NGX_HTTP_ROOMS_REPLY_INTEGER) {
+        return rep->integer == 1 ? 1 : 0;
+    }
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements == 0
+        || rep->element[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER)
+    {
         return NGX_ERROR;
     }
 
-    return rep->integer == 1 ? 1 : 0;
+    return rep->element[0].integer == 1 ? 1 : 0;
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_participants_previous(ngx_http_rooms_reply_t *rep,
+    rooms_room_req_t *req, ngx_int_t *prev)
+{
+    size_t                   i, k, pass;
+    rooms_participant_t     *p;
+    ngx_http_rooms_reply_t  *r;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY
+        || rep->elements != 1 + req->nparticipants)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the ids were sent as the patch builds them: set ones, then removed */
+
+    p = req->participants;
+    k = 1;
+
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < req->nparticipants; i++) {
+            if ((p[i].role == ROOMS_ROLE_REMOVE) != pass) {
+                continue;
+            }
+
+            r = &rep->element[k++];
+
+            if (r->type != NGX_HTTP_ROOMS_REPLY_STRING) {
+                prev[i] = -1;
+                continue;
+            }
+
+            prev[i] = rooms_role_parse((char *) r->str.data, r->str.len);
+
+            if (prev[i] < 0) {
+                prev[i] = ROOMS_ROLE_ATTENDEE;
+            }
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1112,6 +1164,35 @@ ngx_http_rooms_store_event_seq(ngx_http_rooms_batch_t *b)
     ngx_str_set(&argv[1], NGX_HTTP_ROOMS_KEY_SEQ);
 
     return ngx_http_rooms_redis_append(b, 2, argv);
+}
+
+
+ngx_int_t
+ngx_http_rooms_store_stream_add(ngx_http_rooms_batch_t *b, ngx_pool_t *pool,
+    ngx_str_t *key, ngx_uint_t maxlen, ngx_str_t *event)
+{
+    ngx_http_rooms_argv_t  a;
+
+    if (ngx_http_rooms_argv_init(&a, pool, 8) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* XADD key [MAXLEN ~ n] * event <json> */
+
+    ngx_http_rooms_argv_lit(&a, "XADD");
+    ngx_http_rooms_argv_str(&a, key);
+
+    if (maxlen) {
+        ngx_http_rooms_argv_lit(&a, "MAXLEN");
+        ngx_http_rooms_argv_lit(&a, "~");
+        ngx_http_rooms_argv_int(&a, maxlen);
+    }
+
+    ngx_http_rooms_argv_lit(&a, "*");
+    ngx_http_rooms_argv_lit(&a, "event");
+    ngx_http_rooms_argv_str(&a, event);
+
+    return ngx_http_rooms_store_append(b, &a);
 }
 
 

@@ -204,6 +204,12 @@ ngx_int_t ngx_http_rooms_store_participants_patch(ngx_http_rooms_batch_t *b,
 /* 1, or 0 for no room */
 ngx_int_t ngx_http_rooms_store_participants_patched(
     ngx_http_rooms_reply_t *rep);
+/*
+ * after 1: the role each participant of req had before the change, in
+ * req's order, in prev[]: ROOMS_ROLE_* or -1 for none
+ */
+ngx_int_t ngx_http_rooms_store_participants_previous(
+    ngx_http_rooms_reply_t *rep, rooms_room_req_t *req, ngx_int_t *prev);
 
 
 /* users */
@@ -314,6 +320,13 @@ ngx_int_t ngx_http_rooms_store_publish(ngx_http_rooms_batch_t *b,
     ngx_str_t *channel, ngx_str_t *msg);
 /* the number of the last event published */
 ngx_int_t ngx_http_rooms_store_event_seq(ngx_http_rooms_batch_t *b);
+
+/*
+ * appends event (a JSON text) to the stream key, trimmed to about maxlen
+ * entries (0: not trimmed): the change feed
+ */
+ngx_int_t ngx_http_rooms_store_stream_add(ngx_http_rooms_batch_t *b,
+    ngx_pool_t *pool, ngx_str_t *key, ngx_uint_t maxlen, ngx_str_t *event);
 
 
 #endif /* _NGX_HTTP_ROOMS_STORE_H_INCLUDED_ */

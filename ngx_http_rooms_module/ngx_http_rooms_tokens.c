@@ -103,6 +103,53 @@ ngx_http_rooms_tokens_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/* takes a slot out of its bucket and of the queue, and frees it */
+
+static void
+ngx_http_rooms_token_free(ngx_http_rooms_token_slot_t *s)
+{
+    ngx_http_rooms_token_slot_t  **pp;
+
+    ngx_queue_remove(&s->queue);
+
+    for (pp = &ngx_http_rooms_token_buckets[s->hash
+                                            & ngx_http_rooms_token_mask];
+         *pp != s;
+         pp = &(*pp)->next)
+    {
+        /* void */
+    }
+
+    *pp = s->next;
+    ngx_free(s);
+}
+
+
+void
+ngx_http_rooms_tokens_forget(rooms_jwks_t *keys)
+{
+    ngx_queue_t                  *q, *next;
+    ngx_http_rooms_token_slot_t  *s;
+
+    if (ngx_http_rooms_token_buckets == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&ngx_http_rooms_token_lru);
+         q != ngx_queue_sentinel(&ngx_http_rooms_token_lru);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        s = ngx_queue_data(q, ngx_http_rooms_token_slot_t, queue);
+
+        if (s->keys == keys) {
+            ngx_http_rooms_token_free(s);
+            ngx_http_rooms_token_n--;
+        }
+    }
+}
+
+
 ngx_uint_t
 ngx_http_rooms_tokens_held(void)
 {
@@ -215,18 +262,7 @@ ngx_http_rooms_token_put(ngx_uint_t hash, ngx_str_t *token,
 
         q = ngx_queue_last(&ngx_http_rooms_token_lru);
         old = ngx_queue_data(q, ngx_http_rooms_token_slot_t, queue);
-        ngx_queue_remove(q);
-
-        for (pp = &ngx_http_rooms_token_buckets[old->hash
-                                                & ngx_http_rooms_token_mask];
-             *pp != old;
-             pp = &(*pp)->next)
-        {
-            /* void */
-        }
-
-        *pp = old->next;
-        ngx_free(old);
+        ngx_http_rooms_token_free(old);
     }
 
     s->len = token->len;

@@ -46,6 +46,12 @@ ngx_http_rooms_token_t *ngx_http_rooms_token_get(ngx_str_t *token,
 ngx_http_rooms_token_t *ngx_http_rooms_token_put(ngx_uint_t hash,
     ngx_str_t *token, rooms_jwks_t *keys, rooms_jwt_claims_t *claims);
 
+/*
+ * forgets every token verified by keys, a set about to be freed: no
+ * later set at the same address finds them
+ */
+void ngx_http_rooms_tokens_forget(rooms_jwks_t *keys);
+
 /* tokens in the table, and signatures this worker has checked */
 ngx_uint_t ngx_http_rooms_tokens_held(void);
 

@@ -472,6 +472,102 @@ server {
 }
 EOF
 
+for p in check=abc check= check=-1s every=5s; do
+    check "rooms_token_keys: parameter $p" fail mark \
+        "rooms_token_keys: invalid parameter \"$p\" (expected check=TIME, 0 for never)" <<EOF
+rooms_token_keys $KEYS/oct.json $p; #<
+EOF
+done
+
+check "rooms_token_keys: three arguments" fail mark \
+    'invalid number of arguments in "rooms_token_keys" directive' <<EOF
+rooms_token_keys $KEYS/oct.json check=1s check=2s; #<
+EOF
+
+
+# --- rooms_metrics, rooms_events_stream ---------------------------------------
+
+check "rooms_metrics: an argument" fail mark \
+    'invalid number of arguments in "rooms_metrics" directive' <<EOF
+server {
+    $SRV
+    location /metrics { rooms_metrics on; #<
+    }
+}
+EOF
+
+check "rooms_metrics: in a server" fail mark \
+    '"rooms_metrics" directive is not allowed here' <<EOF
+server {
+    $SRV
+    rooms_metrics; #<
+}
+EOF
+
+check "rooms_metrics: twice in a location" fail mark \
+    '"rooms_metrics" directive is duplicate' <<EOF
+server {
+    $SRV
+    location /metrics {
+        rooms_metrics;
+        rooms_metrics; #<
+    }
+}
+EOF
+
+check "rooms_metrics: after rooms_api in a location" fail mark \
+    '"rooms_metrics" directive is not allowed with another content handler here' <<EOF
+$REDIS
+server {
+    $SRV
+    location /metrics {
+        rooms_api;
+        rooms_metrics; #<
+    }
+}
+EOF
+
+for p in maxlen=abc maxlen= maxlen=-5 max=10; do
+    check "rooms_events_stream: parameter $p" fail mark \
+        "rooms_events_stream: invalid parameter \"$p\" (expected maxlen=NUMBER, 0 for no limit)" <<EOF
+$REDIS
+rooms_events_stream "rooms:{events}" $p; #<
+EOF
+done
+
+check "rooms_events_stream: an empty key" fail mark \
+    'rooms_events_stream: the key is empty' <<EOF
+$REDIS
+rooms_events_stream ""; #<
+EOF
+
+check "rooms_events_stream: twice" fail mark \
+    '"rooms_events_stream" directive is duplicate' <<EOF
+$REDIS
+rooms_events_stream events;
+rooms_events_stream events; #<
+EOF
+
+check "rooms_events_stream: in a server" fail mark \
+    '"rooms_events_stream" directive is not allowed here' <<EOF
+$REDIS
+server {
+    $SRV
+    rooms_events_stream events; #<
+}
+EOF
+
+check "rooms_events_stream: three arguments" fail mark \
+    'invalid number of arguments in "rooms_events_stream" directive' <<EOF
+$REDIS
+rooms_events_stream events maxlen=5 maxlen=6; #<
+EOF
+
+check "rooms_events_stream: without rooms_redis" fail none \
+    '"rooms_events_stream" needs "rooms_redis"' <<EOF
+rooms_events_stream events;
+EOF
+
 
 # --- rooms_token_leeway, rooms_token_cache, rooms_resource_id --------------
 
@@ -898,8 +994,9 @@ fi
 check "good: the README's configuration example" ok <<EOF
 rooms_redis        127.0.0.1:6379 timeout=1s;
 rooms_access_key   3q2+7wAAAAAAAAAAAAAAAA==;
-rooms_token_keys   $JWKS;
+rooms_token_keys   $JWKS check=5s;
 rooms_cache        zone=rooms:10m;
+rooms_events_stream "rooms:{events}" maxlen=100000;
 
 upstream media_cluster { server 127.0.0.1:$PORT; }
 
@@ -908,6 +1005,7 @@ server {
 
     location /rooms       { rooms_api; }
     location /identities  { rooms_api; }
+    location = /metrics   { rooms_metrics; allow 10.0.0.0/8; deny all; }
 
     location ~ ^/media/(?<room>[0-9]+)(/|\$) {
         rooms_admission   \$room;
@@ -1066,6 +1164,23 @@ EOF
 else
     skip "good: JWKS with Ed25519, P-256, RSA 2048 and oct keys (no node)"
 fi
+
+check "good: metrics, a change feed with a hash tag, keys checked every 10s" ok <<EOF
+$REDIS
+rooms_token_keys $KEYS/oct.json check=10s;
+rooms_events_stream "rooms:{events}" maxlen=100000;
+server {
+    $SRV
+    rooms_token_keys $KEYS/oct.json check=0;
+    location = /metrics { rooms_metrics; }
+    location /other { rooms_metrics; }
+}
+EOF
+
+check "good: a change feed kept whole" ok <<EOF
+$REDIS
+rooms_events_stream events maxlen=0;
+EOF
 
 
 say "config: $passed passed, $failed failed, ${#skipped[@]} skipped"
