@@ -1615,6 +1615,19 @@ ngx_http_rooms_redis_timed_out(ngx_http_rooms_conn_t *conn,
     generation = (b != NULL) ? b->generation : conn->generation;
 
     if (b != NULL) {
+
+        /*
+         * The connection is dropped below, after the request has had its
+         * 503: rooms_redis_up must say 0 before then, or a scrape that
+         * another worker answers right after the 503 still reads 1
+         */
+
+        if (!conn->subscriber && conn->state != NGX_HTTP_ROOMS_CLOSED
+            && conn->generation == generation)
+        {
+            ngx_http_rooms_metrics_redis_up(0);
+        }
+
         ngx_http_rooms_redis_finish(b, NGX_ERROR);
 
         /* b may be gone now */
