@@ -276,9 +276,10 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_rooms_main_conf_t  *rmcf = conf;
 
     u_char                       *p;
-    ngx_str_t                    *value, s;
+    ngx_str_t                    *value, s, db;
     ngx_url_t                     u;
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, naddrs;
+    ngx_http_rooms_redis_addr_t  *a;
     ngx_http_rooms_redis_conf_t  *rc;
 
     if (rmcf->redis != NULL) {
@@ -298,6 +299,8 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      *     rc->tls = 0;
      *     rc->ssl = NULL;
      *     rc->ssl_name = { 0, NULL };
+     *     rc->cluster = 0;
+     *     rc->sentinel = { 0, NULL };
      */
 
     value = cf->args->elts;
@@ -305,36 +308,74 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rc->address = value[1];
     rc->timeout = 1000;
     rc->connections = 1;
+    rc->db = NGX_CONF_UNSET;
+    ngx_str_null(&db);
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
+    /* the addresses: every argument up to the first parameter */
 
-    u.url = value[1];
-    u.default_port = 6379;
+    for (naddrs = 1; naddrs + 1 < cf->args->nelts; naddrs++) {
+        s = value[naddrs + 1];
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_redis: %s in \"%V\"",
-                           u.err ? u.err : "invalid address", &u.url);
+        if (ngx_strlchr(s.data, s.data + s.len, '=') != NULL
+            || ngx_strcmp(s.data, "tls") == 0
+            || ngx_strcmp(s.data, "cluster") == 0)
+        {
+            break;
+        }
+    }
+
+    rc->addrs = ngx_array_create(cf->pool, naddrs,
+                                 sizeof(ngx_http_rooms_redis_addr_t));
+    if (rc->addrs == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_redis: \"%V\" resolves to no address",
-                           &u.url);
-        return NGX_CONF_ERROR;
+    for (i = 1; i <= naddrs; i++) {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = value[i];
+        u.default_port = 6379;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_redis: %s in \"%V\"",
+                               u.err ? u.err : "invalid address", &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_redis: \"%V\" resolves to no address",
+                               &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        /* the first address of each, as ngx_event_connect_peer() takes it */
+
+        a = ngx_array_push(rc->addrs);
+        if (a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        a->address = value[i];
+        a->sockaddr = u.addrs[0].sockaddr;
+        a->socklen = u.addrs[0].socklen;
+
+        if (i == 1) {
+            rc->sockaddr = a->sockaddr;
+            rc->socklen = a->socklen;
+
+            /* the name TLS verifies unless rooms_redis_ssl_server_name says */
+            rc->ssl_name = u.host;
+        }
+
+        if (a->sockaddr->sa_family == AF_UNIX && rc->unix_path.len == 0) {
+            rc->unix_path.len = value[i].len - 5;
+            rc->unix_path.data = value[i].data + 5;
+        }
     }
 
-    /* the first address, as ngx_event_connect_peer() takes it */
-
-    rc->sockaddr = u.addrs[0].sockaddr;
-    rc->socklen = u.addrs[0].socklen;
-
-    if (rc->sockaddr->sa_family == AF_UNIX) {
-        rc->unix_path.len = value[1].len - 5;
-        rc->unix_path.data = value[1].data + 5;
-
-    } else {
+    if (rc->sockaddr->sa_family != AF_UNIX) {
         p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
         if (p == NULL) {
             return NGX_CONF_ERROR;
@@ -347,12 +388,9 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         p[rc->host.len] = '\0';
         rc->host.data = p;
         rc->port = ngx_inet_get_port(rc->sockaddr);
-
-        /* the name TLS verifies unless rooms_redis_ssl_server_name says */
-        rc->ssl_name = u.host;
     }
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for (i = naddrs + 1; i < cf->args->nelts; i++) {
 
         if (ngx_strcmp(value[i].data, "tls") == 0) {
             if (rc->tls) {
@@ -363,12 +401,33 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strcmp(value[i].data, "cluster") == 0) {
+            if (rc->cluster) {
+                goto invalid;
+            }
+
+            rc->cluster = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sentinel=", 9) == 0) {
+            rc->sentinel.len = value[i].len - 9;
+            rc->sentinel.data = value[i].data + 9;
+
+            if (rc->sentinel.len == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
             rc->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
             if (rc->db == NGX_ERROR || rc->db > 65535) {
                 goto invalid;
             }
 
+            db = value[i];
             continue;
         }
 
@@ -421,6 +480,50 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
+    if (rc->cluster && rc->sentinel.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"cluster\" and \"sentinel=%V\" "
+                           "exclude each other", &rc->sentinel);
+        return NGX_CONF_ERROR;
+    }
+
+    if (naddrs > 1 && !rc->cluster && rc->sentinel.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: %ui addresses need \"cluster\" "
+                           "(seed nodes) or \"sentinel=NAME\" (sentinels)",
+                           naddrs);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->cluster && rc->db != NGX_CONF_UNSET) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"%V\" cannot be used with "
+                           "\"cluster\": a Redis Cluster has database 0 only",
+                           &db);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((rc->cluster || rc->sentinel.len) && rc->unix_path.len) {
+        /* nodes and masters are announced by their TCP addresses */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"%s\" needs TCP addresses, "
+                           "not \"unix:%V\"",
+                           rc->cluster ? "cluster" : "sentinel=",
+                           &rc->unix_path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->sentinel.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"sentinel=%V\" is not supported "
+                           "by this version", &rc->sentinel);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->db == NGX_CONF_UNSET) {
+        rc->db = 0;
+    }
+
     if (rc->user.len && rc->password.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "rooms_redis: \"user=%V\" needs \"password=\"",
@@ -455,8 +558,8 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "rooms_redis: invalid parameter \"%V\" (expected "
-                       "tls, user=..., password=..., db=N, timeout=TIME "
-                       "or connections=1..64)", &value[i]);
+                       "cluster, sentinel=NAME, tls, user=..., password=..., "
+                       "db=N, timeout=TIME or connections=1..64)", &value[i]);
 
     return NGX_CONF_ERROR;
 }
