@@ -1051,11 +1051,13 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
     ngx_memzero(&ngx_http_rooms_refresh_ev, sizeof(ngx_event_t));
     ngx_http_rooms_refresh_ev.handler = ngx_http_rooms_redis_refresh;
     ngx_http_rooms_refresh_ev.log = cycle->log;
+    ngx_http_rooms_refresh_ev.data = cycle;      /* as ngx_shutdown_event */
     ngx_http_rooms_refresh_ev.cancelable = 1;
 
     ngx_memzero(&ngx_http_rooms_retry_ev, sizeof(ngx_event_t));
     ngx_http_rooms_retry_ev.handler = ngx_http_rooms_redis_retry;
     ngx_http_rooms_retry_ev.log = cycle->log;
+    ngx_http_rooms_retry_ev.data = cycle;      /* as ngx_shutdown_event */
     ngx_http_rooms_retry_ev.cancelable = 1;
 
     a = rc->addrs->elts;
