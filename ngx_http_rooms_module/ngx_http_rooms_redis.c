@@ -88,6 +88,9 @@
 #define NGX_HTTP_ROOMS_CMD_SUBSCRIBE  4
 #define NGX_HTTP_ROOMS_CMD_SLOTS      5   /* CLUSTER SLOTS */
 #define NGX_HTTP_ROOMS_CMD_ASKING     6
+#define NGX_HTTP_ROOMS_CMD_ROLE       7   /* sentinel=: a master still? */
+#define NGX_HTTP_ROOMS_CMD_MASTER     8   /* SENTINEL get-master-addr... */
+#define NGX_HTTP_ROOMS_CMD_SWITCH     9   /* SUBSCRIBE +switch-master */
 
 
 typedef struct {
@@ -168,6 +171,7 @@ struct ngx_http_rooms_conn_s {
     ngx_uint_t                 generation;
     ngx_uint_t                 state;
     unsigned                   subscriber:1; /* the pub/sub connection */
+    unsigned                   sentinel:1;   /* to a sentinel */
     unsigned                   failing:1;    /* lost since last up */
 };
 
@@ -234,6 +238,11 @@ static void ngx_http_rooms_redis_refresh(ngx_event_t *ev);
 static void ngx_http_rooms_redis_slots(ngx_http_rooms_conn_t *conn,
     ngx_http_rooms_reply_t *rep);
 static ngx_uint_t ngx_http_rooms_redis_degraded(void);
+static void ngx_http_rooms_redis_master_at(ngx_str_t *host, ngx_str_t *port,
+    ngx_http_rooms_conn_t *from);
+static ngx_int_t ngx_http_rooms_redis_switch(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_reply_t *rep);
+static void ngx_http_rooms_redis_ask_sentinel(void);
 static ngx_uint_t ngx_http_rooms_redis_may_reconnect(void);
 static void ngx_http_rooms_redis_start(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_reconnect(ngx_event_t *ev);
@@ -325,6 +334,14 @@ static ngx_event_t                  ngx_http_rooms_retry_ev;
 static ngx_msec_t                   ngx_http_rooms_retry_delay;
 static ngx_http_rooms_cmd_t        *ngx_http_rooms_retry_head;
 static ngx_http_rooms_cmd_t        *ngx_http_rooms_retry_tail;
+
+/*
+ * sentinel=: the connection to one sentinel at a time (the next one each
+ * time it is lost), which names the master and tells of +switch-master
+ */
+static ngx_http_rooms_conn_t        ngx_http_rooms_sentinel;
+static ngx_http_rooms_node_t        ngx_http_rooms_sentinel_node;
+static ngx_uint_t                   ngx_http_rooms_sentinel_next;
 static ngx_http_rooms_sub_t         ngx_http_rooms_sub;
 static ngx_http_rooms_redis_conf_t *ngx_http_rooms_rcf;
 static ngx_array_t                 *ngx_http_rooms_scripts;
@@ -596,13 +613,6 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "not \"unix:%V\"",
                            rc->cluster ? "cluster" : "sentinel=",
                            &rc->unix_path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (rc->sentinel.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_redis: \"sentinel=%V\" is not supported "
-                           "by this version", &rc->sentinel);
         return NGX_CONF_ERROR;
     }
 
@@ -1018,6 +1028,36 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (rc->sentinel.len) {
+        /* the master, once a sentinel names it */
+
+        node = &ngx_http_rooms_nodes[0];
+
+        node->conns = ngx_pcalloc(cycle->pool, ngx_http_rooms_nconns
+                                               * sizeof(ngx_http_rooms_conn_t));
+        if (node->conns == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < ngx_http_rooms_nconns; i++) {
+            node->conns[i].node = node;
+        }
+
+        ngx_str_set(&node->name, "(the master, not known yet)");
+        ngx_http_rooms_nnodes = 1;
+
+        ngx_memzero(&ngx_http_rooms_sentinel, sizeof(ngx_http_rooms_conn_t));
+        ngx_memzero(&ngx_http_rooms_sentinel_node,
+                    sizeof(ngx_http_rooms_node_t));
+
+        ngx_http_rooms_sentinel.sentinel = 1;
+        ngx_http_rooms_sentinel.node = &ngx_http_rooms_sentinel_node;
+
+        ngx_http_rooms_redis_start(&ngx_http_rooms_sentinel);
+
+        return NGX_OK;
+    }
+
     if (!rc->cluster) {
         node = ngx_http_rooms_redis_node_add(rc->sockaddr, rc->socklen);
         if (node == NULL) {
@@ -1205,6 +1245,10 @@ ngx_http_rooms_redis_each(void (*fn)(ngx_http_rooms_conn_t *conn))
 
     if (ngx_http_rooms_sub.conn.node != NULL) {
         fn(&ngx_http_rooms_sub.conn);
+    }
+
+    if (ngx_http_rooms_rcf != NULL && ngx_http_rooms_rcf->sentinel.len) {
+        fn(&ngx_http_rooms_sentinel);
     }
 }
 
@@ -1396,9 +1440,27 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
     ngx_uint_t                    i, n;
     ngx_connection_t             *c;
     ngx_http_rooms_node_t        *node;
+    ngx_http_rooms_redis_addr_t  *a;
     ngx_http_rooms_redis_conf_t  *rcf;
 
     rcf = ngx_http_rooms_rcf;
+
+    if (conn->sentinel) {
+        /* the next sentinel */
+
+        a = rcf->addrs->elts;
+        i = ngx_http_rooms_sentinel_next++ % rcf->addrs->nelts;
+
+        node = conn->node;
+        ngx_memcpy(&node->sockaddr, a[i].sockaddr, a[i].socklen);
+        node->socklen = a[i].socklen;
+        node->name = a[i].address;
+
+    } else if (rcf->sentinel.len && conn->node->socklen == 0) {
+        /* no master named yet: opened once one is (master_at()) */
+        conn->state = NGX_HTTP_ROOMS_CLOSED;
+        return;
+    }
 
     if (conn->subscriber && rcf->cluster) {
         /* the next node that serves slots (any one, before the map) */
@@ -1499,6 +1561,26 @@ ngx_http_rooms_redis_setup(ngx_http_rooms_conn_t *conn)
 
     rcf = ngx_http_rooms_rcf;
 
+    if (conn->sentinel) {
+        /* the master now, then every switch (no AUTH: Redis', not its) */
+
+        ngx_str_set(&argv[0], "SENTINEL");
+        ngx_str_set(&argv[1], "get-master-addr-by-name");
+        argv[2] = rcf->sentinel;
+
+        if (ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_MASTER, 3, argv)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&argv[0], "SUBSCRIBE");
+        ngx_str_set(&argv[1], "+switch-master");
+
+        return ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_SWITCH, 2,
+                                        argv);
+    }
+
     if (rcf->password.len) {
         /* (ngx_str_set() evaluates its first argument twice) */
         ngx_str_set(&argv[0], "AUTH");
@@ -1512,6 +1594,18 @@ ngx_http_rooms_redis_setup(ngx_http_rooms_conn_t *conn)
         argv[n++] = rcf->password;
 
         if (ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_AUTH, n, argv)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rcf->sentinel.len) {
+        /* what the sentinels named may have been demoted since */
+
+        ngx_str_set(&argv[0], "ROLE");
+
+        if (ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_ROLE, 1, argv)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -2637,6 +2731,216 @@ ngx_http_rooms_redis_degraded(void)
 }
 
 
+/* sentinel=: the master the sentinels name, and its switches */
+
+
+/*
+ * The master is at host:port (an address: no name is resolved in a
+ * worker).  A new one: every connection to the old one is dropped (what
+ * it held fails: 503) and opened to the new one at once.
+ */
+
+static void
+ngx_http_rooms_redis_master_at(ngx_str_t *host, ngx_str_t *port,
+    ngx_http_rooms_conn_t *from)
+{
+    ngx_int_t               n;
+    ngx_uint_t              i, same;
+    socklen_t               socklen;
+    in_addr_t               inaddr;
+    ngx_sockaddr_t          sa;
+    ngx_http_rooms_conn_t  *conn;
+    ngx_http_rooms_node_t  *node;
+#if (NGX_HAVE_INET6)
+    u_char                  inet6[16];
+#endif
+
+    node = &ngx_http_rooms_nodes[0];
+
+    n = ngx_atoi(port->data, port->len);
+    if (n <= 0 || n > 65535) {
+        goto invalid;
+    }
+
+    ngx_memzero(&sa, sizeof(ngx_sockaddr_t));
+
+    inaddr = ngx_inet_addr(host->data, host->len);
+
+    if (inaddr != INADDR_NONE) {
+        sa.sockaddr_in.sin_family = AF_INET;
+        sa.sockaddr_in.sin_addr.s_addr = inaddr;
+        socklen = sizeof(struct sockaddr_in);
+
+#if (NGX_HAVE_INET6)
+    } else if (ngx_inet6_addr(host->data, host->len, inet6) == NGX_OK) {
+        sa.sockaddr_in6.sin6_family = AF_INET6;
+        ngx_memcpy(sa.sockaddr_in6.sin6_addr.s6_addr, inet6, 16);
+        socklen = sizeof(struct sockaddr_in6);
+#endif
+
+    } else {
+        goto invalid;
+    }
+
+    ngx_inet_set_port(&sa.sockaddr, (in_port_t) n);
+
+    same = (node->socklen == socklen
+            && ngx_cmp_sockaddr(&node->sockaddr.sockaddr, socklen,
+                                &sa.sockaddr, socklen, 1)
+               == NGX_OK);
+
+    if (same && node->started) {
+        return;
+    }
+
+    ngx_memcpy(&node->sockaddr, &sa, socklen);
+    node->socklen = socklen;
+    node->name.data = node->text;
+    node->name.len = ngx_sock_ntop(&sa.sockaddr, socklen, node->text,
+                                   NGX_SOCKADDR_STRLEN, 1);
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "rooms redis: the master of \"%V\" is \"%V\" "
+                  "(sentinel \"%V\")", &ngx_http_rooms_rcf->sentinel,
+                  &node->name, &from->node->name);
+
+    if (!node->started) {
+        node->started = 1;
+    }
+
+    for (i = 0; i <= ngx_http_rooms_nconns; i++) {
+        conn = (i < ngx_http_rooms_nconns) ? &node->conns[i]
+                                           : &ngx_http_rooms_sub.conn;
+
+        if (conn->node == NULL) {
+            /* no subscription */
+            continue;
+        }
+
+        if (conn->state != NGX_HTTP_ROOMS_CLOSED) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "rooms redis: leaving the old master");
+            ngx_http_rooms_redis_drop(conn);
+        }
+
+        if (conn->reconnect.timer_set) {
+            ngx_del_timer(&conn->reconnect);
+        }
+
+        if (conn->log.handler == NULL) {
+            /* never started */
+            ngx_http_rooms_redis_start(conn);
+
+        } else if (ngx_http_rooms_redis_may_reconnect()) {
+            ngx_http_rooms_redis_connect(conn);
+        }
+    }
+
+    return;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: sentinel \"%V\" names \"%V:%V\" as the "
+                  "master, which is not an address (sentinel "
+                  "resolve-hostnames?)", &from->node->name, host, port);
+}
+
+
+/* what the sentinel's connection is sent unasked: +switch-master */
+
+static ngx_int_t
+ngx_http_rooms_redis_switch(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_reply_t *rep)
+{
+    u_char                  *p, *last, *f[5];
+    size_t                   len[5];
+    ngx_str_t                host, port;
+    ngx_uint_t               n;
+    ngx_http_rooms_reply_t  *e;
+
+    e = rep->element;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements < 3
+        || e[0].type != NGX_HTTP_ROOMS_REPLY_STRING)
+    {
+        goto invalid;
+    }
+
+    if (ngx_strcmp(e[0].str.data, "message") != 0) {
+        /* (un)subscribed */
+        return NGX_OK;
+    }
+
+    if (e[2].type != NGX_HTTP_ROOMS_REPLY_STRING) {
+        goto invalid;
+    }
+
+    /* "name old-ip old-port new-ip new-port" */
+
+    p = e[2].str.data;
+    last = p + e[2].str.len;
+
+    for (n = 0; n < 5 && p < last; n++) {
+        f[n] = p;
+
+        while (p < last && *p != ' ') {
+            p++;
+        }
+
+        len[n] = p - f[n];
+
+        while (p < last && *p == ' ') {
+            p++;
+        }
+    }
+
+    if (n != 5) {
+        goto invalid;
+    }
+
+    if (len[0] != ngx_http_rooms_rcf->sentinel.len
+        || ngx_strncmp(f[0], ngx_http_rooms_rcf->sentinel.data, len[0]) != 0)
+    {
+        /* another master the sentinels watch */
+        return NGX_OK;
+    }
+
+    host.data = f[3];
+    host.len = len[3];
+    port.data = f[4];
+    port.len = len[4];
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "rooms redis: sentinel \"%V\": +switch-master %V",
+                  &conn->node->name, &e[2].str);
+
+    ngx_http_rooms_redis_master_at(&host, &port, conn);
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: sentinel \"%V\" sent what is not a "
+                  "+switch-master message", &conn->node->name);
+
+    ngx_http_rooms_redis_drop(conn);
+    return NGX_ERROR;
+}
+
+
+/* the sentinels asked again who the master is, by a new connection */
+
+static void
+ngx_http_rooms_redis_ask_sentinel(void)
+{
+    if (ngx_http_rooms_sentinel.state != NGX_HTTP_ROOMS_CLOSED) {
+        ngx_http_rooms_redis_drop(&ngx_http_rooms_sentinel);
+    }
+}
+
+
 /* I/O */
 
 
@@ -2890,6 +3194,10 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
             return ngx_http_rooms_redis_push(conn, rep);
         }
 
+        if (conn->sentinel) {
+            return ngx_http_rooms_redis_switch(conn, rep);
+        }
+
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: \"%V\" sent a reply to no command",
                       &conn->node->name);
@@ -2931,6 +3239,28 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
 
     case NGX_HTTP_ROOMS_CMD_BATCH:
 
+        if (rcf->sentinel.len && rep->type == NGX_HTTP_ROOMS_REPLY_ERROR
+            && rep->str.len >= 8
+            && ngx_strncmp(rep->str.data, "READONLY", 8) == 0)
+        {
+            /* the master was demoted under us: its reply, then leave it */
+
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "rooms redis: \"%V\" is no longer the master of "
+                          "\"%V\", asking the sentinels again",
+                          &conn->node->name, &rcf->sentinel);
+
+            if (!b->done && b->ended) {
+                (void) ngx_http_rooms_redis_copy(b->pool, &b->replies[index],
+                                                 rep);
+            }
+
+            ngx_http_rooms_redis_settle(b);
+            ngx_http_rooms_redis_ask_sentinel();
+            ngx_http_rooms_redis_drop(conn);
+            return NGX_ERROR;
+        }
+
         if (!b->done && b->ended
             && ngx_http_rooms_redis_copy(b->pool, &b->replies[index], rep)
                != NGX_OK)
@@ -2951,6 +3281,59 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
 
         /* the command after it says what happened */
         return NGX_OK;
+
+    case NGX_HTTP_ROOMS_CMD_MASTER:
+
+        if (rep->type == NGX_HTTP_ROOMS_REPLY_ARRAY && rep->elements == 2
+            && rep->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING
+            && rep->element[1].type == NGX_HTTP_ROOMS_REPLY_STRING)
+        {
+            ngx_http_rooms_redis_master_at(&rep->element[0].str,
+                                           &rep->element[1].str, conn);
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: sentinel \"%V\" knows no master "
+                      "\"%V\"%s%V", &conn->node->name, &rcf->sentinel,
+                      rep->type == NGX_HTTP_ROOMS_REPLY_ERROR ? ": " : "",
+                      rep->type == NGX_HTTP_ROOMS_REPLY_ERROR
+                      ? &rep->str : &ngx_http_rooms_empty);
+        break;
+
+    case NGX_HTTP_ROOMS_CMD_SWITCH:
+
+        if (rep->type == NGX_HTTP_ROOMS_REPLY_ARRAY) {
+            ngx_http_rooms_redis_up(conn);
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: sentinel \"%V\" refused SUBSCRIBE "
+                      "+switch-master", &conn->node->name);
+        break;
+
+    case NGX_HTTP_ROOMS_CMD_ROLE:
+
+        if (rep->type == NGX_HTTP_ROOMS_REPLY_ARRAY && rep->elements > 0
+            && rep->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING
+            && ngx_strcmp(rep->element[0].str.data, "master") == 0)
+        {
+            return NGX_OK;
+        }
+
+        /* a demoted master: left at once, the sentinels asked again */
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: \"%V\" is not the master of \"%V\" "
+                      "(ROLE: %V), asking the sentinels again",
+                      &conn->node->name, &rcf->sentinel,
+                      rep->elements > 0
+                      && rep->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING
+                      ? &rep->element[0].str : &rep->str);
+
+        ngx_http_rooms_redis_ask_sentinel();
+        break;
 
     case NGX_HTTP_ROOMS_CMD_AUTH:
 

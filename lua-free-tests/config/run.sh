@@ -273,9 +273,8 @@ check "rooms_redis: one seed with cluster" ok <<EOF
 rooms_redis 127.0.0.1:7000 cluster;
 EOF
 
-check "rooms_redis: sentinel= is not supported yet" fail mark \
-    'rooms_redis: "sentinel=rooms" is not supported by this version' <<EOF
-rooms_redis 127.0.0.1:26379 127.0.0.1:26380 sentinel=rooms; #<
+check "rooms_redis: sentinel=, two sentinels, db=" ok <<EOF
+rooms_redis 127.0.0.1:26379 127.0.0.1:26380 sentinel=rooms db=3 timeout=2s;
 EOF
 
 check "rooms_redis: no address" fail mark \
