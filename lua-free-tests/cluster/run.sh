@@ -338,6 +338,12 @@ part_kill() {
     fi
     gateway || { fail "$how: no gateway"; return; }
     cluster_env
+    if [ "$how" = failover ] && [ -n "${REDIS_KILLED_PORT:-}" ]; then
+        # the master killed before comes back as a replica to fail over to
+        "$RS" restart "$W/rc" "$REDIS_KILLED_PORT" > /dev/null 2> "$W/restart.err" \
+            || { fail "$how: the killed master did not come back"; sed 's/^/  /' "$W/restart.err"; return; }
+        cluster_env
+    fi
     if [ "$TOPO" = sentinel ]; then
         victim=$REDIS_MASTER_PORT
     else
@@ -360,6 +366,7 @@ part_kill() {
     else
         "$RS" kill-master "$W/rc" "$victim" > "$W/kill.env" 2> "$W/kill.err"
     fi
+    [ $? -eq 0 ] || { fail "$how: scripts/redis-servers failed"; tail -3 "$W/kill.err" | sed 's/^/  /'; }
     # shellcheck disable=SC1091
     . "$W/kill.env"
     took=${REDIS_FAILOVER_SECONDS:-99}
