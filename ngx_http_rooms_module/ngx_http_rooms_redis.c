@@ -138,8 +138,11 @@ struct ngx_http_rooms_cmd_s {
     u_char                    *args;        /* ngx_alloc()ed */
     size_t                     len;
 
-    /* a cluster: the command as sent, to send again elsewhere */
-    u_char                    *raw;         /* ngx_alloc()ed */
+    /*
+     * A cluster: the command as sent, to send again elsewhere, in the
+     * batch's pool: read only while the batch is not done
+     */
+    u_char                    *raw;
     size_t                     raw_len;
     unsigned                   slot:14;
     unsigned                   redirects:4;
@@ -3689,9 +3692,6 @@ ngx_http_rooms_redis_cmd_free(ngx_http_rooms_cmd_t *cmd)
         ngx_free(cmd->args);
     }
 
-    if (cmd->raw != NULL) {
-        ngx_free(cmd->raw);
-    }
 
     if (cmd->heap) {
         ngx_free(cmd);
@@ -3834,7 +3834,7 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
         /* kept for a redirection, a retry */
 
         cmd->raw_len = p - first;
-        cmd->raw = ngx_alloc(cmd->raw_len, b->log);
+        cmd->raw = ngx_pnalloc(b->pool, cmd->raw_len);
         if (cmd->raw == NULL) {
             goto failed;
         }
