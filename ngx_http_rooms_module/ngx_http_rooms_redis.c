@@ -19,6 +19,13 @@
  * subscription's connection); either drops the connection, which fails
  * every command still queued on it, and reopens it with backoff.
  *
+ * A worker talks to nodes, each with its connections: the one Redis; or
+ * with "cluster", the nodes of a Redis Cluster, found from the seeds by
+ * CLUSTER SLOTS, each command sent to the master of its key's slot and
+ * sent again on MOVED, ASK, TRYAGAIN, LOADING or CLUSTERDOWN (a copy of
+ * it is kept for that); or with "sentinel=", the master one connection
+ * to a sentinel names and renames (+switch-master).
+ *
  * The transitions a metric would count each have one function:
  * ngx_http_rooms_redis_up() (a connection is set up),
  * ngx_http_rooms_redis_drop() (one is lost, for any reason),

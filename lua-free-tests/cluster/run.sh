@@ -181,6 +181,24 @@ log_problems() {
     [ "$n" -gt 0 ] && printf '%s\n' "$hits" | head -8 | sed 's/^/  log: /'
 }
 
+# subscriptions: "PORT:N ..." for the nodes with the gateway's pub/sub
+# channel subscribed (SUBS), and their total (NSUBS)
+subscriptions() {
+    local p n ch ports
+    if [ "$TOPO" = sentinel ]; then
+        ch=rooms:events:7 ports="$REDIS_MASTER_PORT $REDIS_REPLICA_PORT"
+    else
+        ch=rooms:events:0 ports=$REDIS_CLUSTER_PORTS
+    fi
+    SUBS= NSUBS=0
+    for p in $ports; do
+        n=$(redis-cli -p "$p" pubsub numsub "$ch" 2>/dev/null | sed -n 2p)
+        [ -n "$n" ] && [ "$n" -gt 0 ] || continue
+        SUBS+="$p:$n "
+        NSUBS=$((NSUBS + n))
+    done
+}
+
 # run_wrk FILE SECONDS CONNS OUT LABEL (cache off: every decision asks Redis)
 run_wrk() {
     wrk -t1 -c"$3" -d"$2"s --timeout 5s -s "$FAULTS/rotate.lua" \
@@ -351,6 +369,8 @@ part_kill() {
     fi
     off=$(log_size)
     w0=$(workers)
+    subscriptions
+    echo "  pub/sub subscriptions before: $SUBS(master $victim)"
     oi=$W/kill-invited.out or=$W/kill-refused.out po=$W/kill-probe.out
     run_wrk invited.txt 16 16 "$oi" kill-invited
     run_wrk refused.txt 16 16 "$or" kill-refused
@@ -385,6 +405,14 @@ part_kill() {
     fi
     same=0; [ "$w0" = "$w1" ] && same=1
     assert "same" "$how: the same workers before and after, none respawned ($w0/ $w1)"
+    cluster_env
+    for _ in $(seq 60); do
+        subscriptions
+        [ "$NSUBS" -ge "$(wc -w <<< "$w1")" ] && break
+        sleep 0.05
+    done
+    assert "NSUBS >= $(wc -w <<< "$w1")" \
+        "$how: every worker subscribed again on a live node ($SUBS)"
     log_problems "$off" "$how"
     FIG+=("$how: $TOPO failover ${took} s; probe admitted again ${PROBE_BACK} ms after it began ($((PROBE_BACK - fo_ms)) ms after the failover)")
     "${PL[@]}" check-gateway "$W" 2>&1 | record
