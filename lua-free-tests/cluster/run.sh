@@ -346,6 +346,30 @@ gateway() {
     say "$TOPO: nginx :$PORT, probe room $P_ROOM (slot $P_SLOT)"
 }
 
+# a cluster: the probe moved to a room on the master that holds most of
+# the gateway's subscriptions, so that killing it moves them too
+probe_on_subscribed_master() {
+    local best=0 m p n room token slot
+    subscriptions
+    for p in $SUBS; do
+        n=${p#*:}
+        if [ "$n" -gt "$best" ] && grep -qw "${p%%:*}" <<< "$REDIS_CLUSTER_MASTERS"; then
+            best=$n m=${p%%:*}
+        fi
+    done
+    [ -n "${m:-}" ] || return 0
+    while read -r room token; do
+        [ "${room#*/}" = x ] || continue
+        room=${room%/x}
+        slot=$(redis-cli -p "$m" cluster keyslot "rooms:{$room}")
+        if [ "$(slot_owner "$m" "$slot")" = "$m" ]; then
+            P_ROOM=$room P_TOKEN=$token P_SLOT=$slot
+            echo "  probe: room $P_ROOM (slot $P_SLOT) on master $m, which holds $best subscriptions"
+            return 0
+        fi
+    done < "$W/invited.txt"
+}
+
 # part_kill [failover]: the master killed (-9), or SENTINEL FAILOVER
 part_kill() {
     local how=${1:-kill} victim t_kill off w0 w1 same oi or po took fo_ms limit
@@ -365,6 +389,7 @@ part_kill() {
     if [ "$TOPO" = sentinel ]; then
         victim=$REDIS_MASTER_PORT
     else
+        probe_on_subscribed_master
         victim=$(slot_owner "$(any_node)" "$P_SLOT")
     fi
     off=$(log_size)
