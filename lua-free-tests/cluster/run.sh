@@ -11,6 +11,10 @@
 #            users get no 2xx, invited ones 2xx or 503 only, no worker
 #            crash, admitted again within cluster-node-timeout + 2 s of
 #            the kill's failover (figures printed)
+#   valgrind nginx in one process under memcheck while the probe room's
+#            slot is resharded (ASK, MOVED) and its master killed (sentinel:
+#            SENTINEL FAILOVER): admitted again after each, no error, no
+#            definite leak
 #   reshard  a room's slot moved under load, step by step
 #            (scripts/redis-servers reshard: MIGRATING, keys moved: ASK,
 #            then SETSLOT NODE: MOVED): the same checks, ASKING seen on
@@ -20,7 +24,8 @@
 # against a Sentinel set instead (a master, its replica, three sentinels:
 # scripts/redis-servers sentinel), "sentinel=rooms" with every sentinel as
 # an address, db= kept; its parts: t, sdk, kill (the master killed, the
-# sentinels promote the replica) and failover (SENTINEL FAILOVER).
+# sentinels promote the replica), failover (SENTINEL FAILOVER) and
+# valgrind.
 #
 # With CLUSTER_ASAN=1 the fault parts (by default) run against the
 # ASan+UBSan build (build/asan, made by build_asan), nginx with the
@@ -46,10 +51,10 @@ FAULTS=$ROOT/lua-free-tests/faults
 NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 if [ "$TOPO" = sentinel ]; then
     PARTS=${CLUSTER_PARTS:-${ASAN:+kill failover}}
-    PARTS=${PARTS:-t sdk kill failover}
+    PARTS=${PARTS:-t sdk kill failover valgrind}
 else
     PARTS=${CLUSTER_PARTS:-${ASAN:+kill reshard}}
-    PARTS=${PARTS:-t sdk kill reshard}
+    PARTS=${PARTS:-t sdk kill reshard valgrind}
 fi
 if [ -n "$ASAN" ]; then
     MODULE=$ROOT/build/asan/ngx_http_rooms_module.so
@@ -380,7 +385,9 @@ part_kill() {
     fi
     gateway || { fail "$how: no gateway"; return; }
     cluster_env
-    if [ "$how" = failover ] && [ -n "${REDIS_KILLED_PORT:-}" ]; then
+    if [ "$how" = failover ] && [ -n "${REDIS_KILLED_PORT:-}" ] \
+       && [ "$(redis-cli -p "$REDIS_KILLED_PORT" ping 2>/dev/null)" != PONG ]
+    then
         # the master killed before comes back as a replica to fail over to
         "$RS" restart "$W/rc" "$REDIS_KILLED_PORT" > /dev/null 2> "$W/restart.err" \
             || { fail "$how: the killed master did not come back"; sed 's/^/  /' "$W/restart.err"; return; }
@@ -485,6 +492,97 @@ part_reshard() {
 }
 
 
+# vg_status: the probe user's admission on the valgrind nginx
+vg_status() {
+    curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+        -H "Authorization: Bearer $P_TOKEN" "http://127.0.0.1:$VG_PORT/nc/media/$P_ROOM/x"
+}
+
+# vg_until WHAT: the probe admitted within 60 s; the codes seen
+vg_until() {
+    local code codes='' t0
+    now_ms; t0=$NOW
+    while now_ms; (( NOW - t0 < 60000 )); do
+        code=$(vg_status)
+        codes+="$code "
+        if [ "$code" = 200 ]; then
+            pass "valgrind: $1: admitted after $((NOW - t0)) ms (${codes% })"
+            return 0
+        fi
+        sleep 0.2
+    done
+    fail "valgrind: $1: not admitted within 60 s (${codes% })"
+    return 1
+}
+
+part_valgrind() {
+    local dir=$W/nginx-vg pid p from to off
+    say "$TOPO valgrind: nginx under memcheck through redirections and a failover"
+    command -v valgrind > /dev/null || { fail "valgrind is not installed"; return; }
+    gateway || { fail "valgrind: no gateway"; return; }
+    cluster_env
+    if [ -n "${REDIS_KILLED_PORT:-}" ] \
+       && [ "$(redis-cli -p "$REDIS_KILLED_PORT" ping 2>/dev/null)" != PONG ]
+    then
+        # every master with a replica again
+        "$RS" restart "$W/rc" "$REDIS_KILLED_PORT" > /dev/null 2> "$W/restart.err" \
+            || { fail "valgrind: the killed node did not come back"; return; }
+        cluster_env
+    fi
+    VG_PORT=$(free_port)
+    mkdir -p "$dir/logs" "$dir/www"
+    echo "admitted" > "$dir/www/ok.txt"
+    sed -e "s|@MODULE@|$MODULE|g" -e "s|@PORT@|$VG_PORT|g" \
+        -e "s|^\( *rooms_redis \).*|\1$(redis_args 7) timeout=5s;|" \
+        -e "s|@KEY@|$KEY|g" -e "s|@JWKS@|$W/jwks.json|g" \
+        -e "s|@WWW@|$dir/www|g" -e '1a master_process off;\ndaemon off;' \
+        "$FAULTS/nginx.conf.in" > "$dir/nginx.conf"
+    valgrind -q --tool=memcheck --leak-check=full \
+        --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+        --num-callers=40 --suppressions="$ROOT/t/valgrind.suppress" \
+        --log-file="$dir/valgrind.log" \
+        "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
+        2> "$dir/start.err" &
+    pid=$!
+    BG+=("$pid")
+    vg_until "started" || { kill -QUIT "$pid"; return; }
+
+    if [ "$TOPO" = cluster ]; then
+        from=$(slot_owner "$(any_node)" "$P_SLOT")
+        to=
+        for p in $REDIS_CLUSTER_MASTERS; do
+            [ "$p" != "$from" ] && { to=$p; break; }
+        done
+        "$RS" reshard "$W/rc" "$P_SLOT" "$to" --pause-after-keys > /dev/null 2> "$W/vg-reshard.err" \
+            || fail "valgrind: reshard failed"
+        vg_until "slot $P_SLOT migrating, its keys on $to (ASK)"
+        "$RS" reshard-resume "$W/rc" > /dev/null 2>> "$W/vg-reshard.err" \
+            || fail "valgrind: reshard-resume failed"
+        vg_until "slot $P_SLOT moved to $to (MOVED)"
+        "$RS" kill-master "$W/rc" "$to" > /dev/null 2> "$W/vg-kill.err" \
+            || fail "valgrind: kill-master failed"
+        vg_until "master $to killed, its replica promoted"
+    else
+        "$RS" sentinel-failover "$W/rc" > /dev/null 2> "$W/vg-failover.err" \
+            || fail "valgrind: sentinel-failover failed"
+        vg_until "SENTINEL FAILOVER"
+    fi
+
+    kill -QUIT "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    if [ ! -f "$dir/valgrind.log" ]; then
+        fail "valgrind: no valgrind report at all"
+    elif [ -s "$dir/valgrind.log" ]; then
+        fail "valgrind: errors or leaks ($dir/valgrind.log)"
+        head -40 "$dir/valgrind.log" | sed 's/^/  vg: /'
+    else
+        pass "valgrind: no error, no definite leak"
+    fi
+    off=$(grep -cE 'exited on signal|\[alert\]|\[emerg\]' "$dir/logs/error.log")
+    assert "off == 0" "valgrind: no crash, [alert] or [emerg] ($off lines)"
+}
+
+
 #--------------------------------------------------------------------------
 # main
 #--------------------------------------------------------------------------
@@ -518,6 +616,7 @@ for part in $PARTS; do
     *:kill)             part_kill ;;
     cluster:reshard)    part_reshard ;;
     sentinel:failover)  part_kill failover ;;
+    *:valgrind)         part_valgrind ;;
     *)                  fail "unknown part $part" ;;
     esac
 done
