@@ -43,6 +43,7 @@
 
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
+#include "rooms_sentinel.h"
 #include "rooms_slot.h"
 
 
@@ -2863,10 +2864,8 @@ static ngx_int_t
 ngx_http_rooms_redis_switch(ngx_http_rooms_conn_t *conn,
     ngx_http_rooms_reply_t *rep)
 {
-    u_char                  *p, *last, *f[5];
-    size_t                   len[5];
     ngx_str_t                host, port;
-    ngx_uint_t               n;
+    rooms_switch_t           sw;
     ngx_http_rooms_reply_t  *e;
 
     e = rep->element;
@@ -2886,40 +2885,25 @@ ngx_http_rooms_redis_switch(ngx_http_rooms_conn_t *conn,
         goto invalid;
     }
 
-    /* "name old-ip old-port new-ip new-port" */
-
-    p = e[2].str.data;
-    last = p + e[2].str.len;
-
-    for (n = 0; n < 5 && p < last; n++) {
-        f[n] = p;
-
-        while (p < last && *p != ' ') {
-            p++;
-        }
-
-        len[n] = p - f[n];
-
-        while (p < last && *p == ' ') {
-            p++;
-        }
-    }
-
-    if (n != 5) {
+    if (rooms_switch_master_parse((char *) e[2].str.data, e[2].str.len, &sw)
+        != 0)
+    {
         goto invalid;
     }
 
-    if (len[0] != ngx_http_rooms_rcf->sentinel.len
-        || ngx_strncmp(f[0], ngx_http_rooms_rcf->sentinel.data, len[0]) != 0)
+    if (sw.name.len != ngx_http_rooms_rcf->sentinel.len
+        || ngx_strncmp(sw.name.data, ngx_http_rooms_rcf->sentinel.data,
+                       sw.name.len)
+           != 0)
     {
         /* another master the sentinels watch */
         return NGX_OK;
     }
 
-    host.data = f[3];
-    host.len = len[3];
-    port.data = f[4];
-    port.len = len[4];
+    host.data = (u_char *) sw.new_host.data;
+    host.len = sw.new_host.len;
+    port.data = (u_char *) sw.new_port.data;
+    port.len = sw.new_port.len;
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "rooms redis: sentinel \"%V\": +switch-master %V",
