@@ -27,6 +27,14 @@
 #include "rooms_model.h"
 
 
+/* an address of rooms_redis: the server, a cluster's seed or a sentinel */
+typedef struct {
+    ngx_str_t                     address;     /* as written, for logs */
+    struct sockaddr              *sockaddr;
+    socklen_t                     socklen;
+} ngx_http_rooms_redis_addr_t;
+
+
 typedef struct {
     ngx_str_t                     address;     /* as written, for logs */
     struct sockaddr              *sockaddr;    /* what the workers connect to */
@@ -43,6 +51,10 @@ typedef struct {
     ngx_ssl_t                    *ssl;         /* tls: the client context */
     ngx_str_t                     ssl_name;    /* tls: SNI, name verified */
     ngx_flag_t                    ssl_verify;  /* tls: verify the server */
+    ngx_array_t                  *addrs;       /* every address, the first
+                                                  one too */
+    ngx_flag_t                    cluster;     /* addrs are seed nodes */
+    ngx_str_t                     sentinel;    /* addrs are sentinels of it */
 } ngx_http_rooms_redis_conf_t;
 
 

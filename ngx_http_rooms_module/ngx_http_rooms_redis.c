@@ -19,6 +19,13 @@
  * subscription's connection); either drops the connection, which fails
  * every command still queued on it, and reopens it with backoff.
  *
+ * A worker talks to nodes, each with its connections: the one Redis; or
+ * with "cluster", the nodes of a Redis Cluster, found from the seeds by
+ * CLUSTER SLOTS, each command sent to the master of its key's slot and
+ * sent again on MOVED, ASK, TRYAGAIN, LOADING or CLUSTERDOWN (a copy of
+ * it is kept for that); or with "sentinel=", the master one connection
+ * to a sentinel names and renames (+switch-master).
+ *
  * The transitions the metrics count each have one function:
  * ngx_http_rooms_redis_up() (a connection is set up),
  * ngx_http_rooms_redis_drop() (one is lost, for any reason),
@@ -42,6 +49,8 @@
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_redis.h"
 #include "ngx_http_rooms_metrics.h"
+#include "rooms_sentinel.h"
+#include "rooms_slot.h"
 
 
 #define NGX_HTTP_ROOMS_BACKOFF_MIN    50
@@ -64,6 +73,18 @@
 /* how deep the server's certificate chain may be (proxy_ssl_verify_depth) */
 #define NGX_HTTP_ROOMS_SSL_VERIFY_DEPTH  4
 
+/* a cluster: the most nodes known, redirections followed at once */
+#define NGX_HTTP_ROOMS_NODES_MAX      64
+#define NGX_HTTP_ROOMS_REDIRECTS_MAX  5
+
+/* a cluster: CLUSTER SLOTS again after a loss, and while degraded */
+#define NGX_HTTP_ROOMS_REFRESH_SOON   50
+#define NGX_HTTP_ROOMS_REFRESH_AGAIN  250
+
+/* a cluster: the backoff of commands retried (TRYAGAIN, CLUSTERDOWN...) */
+#define NGX_HTTP_ROOMS_RETRY_MIN      25
+#define NGX_HTTP_ROOMS_RETRY_MAX      200
+
 
 /* a connection's states */
 #define NGX_HTTP_ROOMS_CLOSED         0   /* waiting to be opened again */
@@ -79,6 +100,11 @@
 #define NGX_HTTP_ROOMS_CMD_SELECT     2
 #define NGX_HTTP_ROOMS_CMD_SCRIPT     3   /* SCRIPT LOAD */
 #define NGX_HTTP_ROOMS_CMD_SUBSCRIBE  4
+#define NGX_HTTP_ROOMS_CMD_SLOTS      5   /* CLUSTER SLOTS */
+#define NGX_HTTP_ROOMS_CMD_ASKING     6
+#define NGX_HTTP_ROOMS_CMD_ROLE       7   /* sentinel=: a master still? */
+#define NGX_HTTP_ROOMS_CMD_MASTER     8   /* SENTINEL get-master-addr... */
+#define NGX_HTTP_ROOMS_CMD_SWITCH     9   /* SUBSCRIBE +switch-master */
 
 
 typedef struct {
@@ -87,7 +113,27 @@ typedef struct {
 } ngx_http_rooms_script_t;
 
 
-typedef struct ngx_http_rooms_cmd_s  ngx_http_rooms_cmd_t;
+typedef struct ngx_http_rooms_cmd_s   ngx_http_rooms_cmd_t;
+typedef struct ngx_http_rooms_conn_s  ngx_http_rooms_conn_t;
+
+
+/*
+ * A server the worker talks to: the one of a standalone Redis, or a
+ * cluster's node (a seed, or one the slot map or a redirection named),
+ * with connections=N connections of its own
+ */
+
+typedef struct {
+    ngx_str_t                  name;        /* for logs */
+    u_char                     text[NGX_SOCKADDR_STRLEN];
+    ngx_sockaddr_t             sockaddr;
+    socklen_t                  socklen;
+    ngx_http_rooms_conn_t     *conns;
+    ngx_uint_t                 next;        /* round robin of conns */
+    ngx_uint_t                 slots;       /* in the slot map */
+    unsigned                   started:1;   /* conns opened, or opening */
+    unsigned                   seed:1;      /* from rooms_redis */
+} ngx_http_rooms_node_t;
 
 /*
  * A command sent and waiting for its reply.  An EVALSHA keeps its
@@ -105,11 +151,22 @@ struct ngx_http_rooms_cmd_s {
     ngx_uint_t                 argc;
     u_char                    *args;        /* ngx_alloc()ed */
     size_t                     len;
+
+    /*
+     * A cluster: the command as sent, to send again elsewhere, in the
+     * batch's pool: read only while the batch is not done
+     */
+    u_char                    *raw;
+    size_t                     raw_len;
+    unsigned                   slot:14;
+    unsigned                   redirects:4;
+
     unsigned                   heap:1;      /* ngx_alloc()ed, not inline */
 };
 
 
-typedef struct {
+struct ngx_http_rooms_conn_s {
+    ngx_http_rooms_node_t     *node;
     ngx_connection_t          *c;
     ngx_peer_connection_t      peer;
     ngx_log_t                  log;         /* says which server */
@@ -131,8 +188,9 @@ typedef struct {
     ngx_uint_t                 generation;
     ngx_uint_t                 state;
     unsigned                   subscriber:1; /* the pub/sub connection */
+    unsigned                   sentinel:1;   /* to a sentinel */
     unsigned                   failing:1;    /* lost since last up */
-} ngx_http_rooms_conn_t;
+};
 
 
 /*
@@ -174,6 +232,35 @@ typedef struct {
 
 static ngx_int_t ngx_http_rooms_redis_init_ssl(ngx_conf_t *cf,
     ngx_http_rooms_main_conf_t *rmcf);
+static ngx_http_rooms_node_t *ngx_http_rooms_redis_node_add(
+    struct sockaddr *sa, socklen_t socklen);
+static void ngx_http_rooms_redis_node_start(ngx_http_rooms_node_t *node);
+static ngx_http_rooms_conn_t *ngx_http_rooms_redis_node_conn(
+    ngx_http_rooms_node_t *node);
+static void ngx_http_rooms_redis_each(
+    void (*fn)(ngx_http_rooms_conn_t *conn));
+static void ngx_http_rooms_redis_no_reconnect(ngx_http_rooms_conn_t *conn);
+static void ngx_http_rooms_redis_shut(ngx_http_rooms_conn_t *conn);
+static ngx_http_rooms_node_t *ngx_http_rooms_redis_node_at(
+    ngx_http_rooms_node_t *ref, u_char *host, size_t len, ngx_uint_t port);
+static ngx_http_rooms_conn_t *ngx_http_rooms_redis_route(unsigned slot);
+static ngx_int_t ngx_http_rooms_redis_send_raw(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_cmd_t *cmd);
+static ngx_int_t ngx_http_rooms_redis_redirect(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_cmd_t *cmd, ngx_http_rooms_reply_t *rep);
+static void ngx_http_rooms_redis_retry_later(ngx_http_rooms_cmd_t *cmd);
+static void ngx_http_rooms_redis_retry(ngx_event_t *ev);
+static void ngx_http_rooms_redis_cmd_fail(ngx_http_rooms_cmd_t *cmd);
+static void ngx_http_rooms_redis_refresh_soon(ngx_msec_t delay);
+static void ngx_http_rooms_redis_refresh(ngx_event_t *ev);
+static void ngx_http_rooms_redis_slots(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_reply_t *rep);
+static ngx_uint_t ngx_http_rooms_redis_degraded(void);
+static void ngx_http_rooms_redis_master_at(ngx_str_t *host, ngx_str_t *port,
+    ngx_http_rooms_conn_t *from);
+static ngx_int_t ngx_http_rooms_redis_switch(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_reply_t *rep);
+static void ngx_http_rooms_redis_ask_sentinel(void);
 static ngx_uint_t ngx_http_rooms_redis_may_reconnect(void);
 static void ngx_http_rooms_redis_start(ngx_http_rooms_conn_t *conn);
 static void ngx_http_rooms_redis_reconnect(ngx_event_t *ev);
@@ -246,9 +333,36 @@ static void *ngx_http_rooms_redis_new_nil(const redisReadTask *task);
 static void ngx_http_rooms_redis_free_object(void *obj);
 
 
-static ngx_http_rooms_conn_t       *ngx_http_rooms_conns;
+/* the nodes (one for a standalone Redis), connections=N each */
+static ngx_http_rooms_node_t       *ngx_http_rooms_nodes;
+static ngx_uint_t                   ngx_http_rooms_nnodes;
 static ngx_uint_t                   ngx_http_rooms_nconns;
 static ngx_uint_t                   ngx_http_rooms_next;
+
+/*
+ * A cluster: the slot map in use and a spare one that CLUSTER SLOTS is
+ * read into, the timers of its refresh and of the commands waiting to be
+ * sent again (TRYAGAIN, CLUSTERDOWN, no node to go to)
+ */
+static rooms_slot_map_t            *ngx_http_rooms_map;
+static rooms_slot_map_t            *ngx_http_rooms_map_spare;
+static ngx_uint_t                   ngx_http_rooms_map_loaded;
+static ngx_uint_t                   ngx_http_rooms_refreshing;
+static ngx_uint_t                   ngx_http_rooms_refresh_next;
+static ngx_uint_t                   ngx_http_rooms_sub_next;
+static ngx_event_t                  ngx_http_rooms_refresh_ev;
+static ngx_event_t                  ngx_http_rooms_retry_ev;
+static ngx_msec_t                   ngx_http_rooms_retry_delay;
+static ngx_http_rooms_cmd_t        *ngx_http_rooms_retry_head;
+static ngx_http_rooms_cmd_t        *ngx_http_rooms_retry_tail;
+
+/*
+ * sentinel=: the connection to one sentinel at a time (the next one each
+ * time it is lost), which names the master and tells of +switch-master
+ */
+static ngx_http_rooms_conn_t        ngx_http_rooms_sentinel;
+static ngx_http_rooms_node_t        ngx_http_rooms_sentinel_node;
+static ngx_uint_t                   ngx_http_rooms_sentinel_next;
 static ngx_http_rooms_sub_t         ngx_http_rooms_sub;
 static ngx_http_rooms_redis_conf_t *ngx_http_rooms_rcf;
 static ngx_array_t                 *ngx_http_rooms_scripts;
@@ -286,9 +400,10 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_rooms_main_conf_t  *rmcf = conf;
 
     u_char                       *p;
-    ngx_str_t                    *value, s;
+    ngx_str_t                    *value, s, db;
     ngx_url_t                     u;
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, naddrs;
+    ngx_http_rooms_redis_addr_t  *a;
     ngx_http_rooms_redis_conf_t  *rc;
 
     if (rmcf->redis != NULL) {
@@ -308,6 +423,8 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      *     rc->tls = 0;
      *     rc->ssl = NULL;
      *     rc->ssl_name = { 0, NULL };
+     *     rc->cluster = 0;
+     *     rc->sentinel = { 0, NULL };
      */
 
     value = cf->args->elts;
@@ -315,36 +432,74 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rc->address = value[1];
     rc->timeout = 1000;
     rc->connections = 1;
+    rc->db = NGX_CONF_UNSET;
+    ngx_str_null(&db);
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
+    /* the addresses: every argument up to the first parameter */
 
-    u.url = value[1];
-    u.default_port = 6379;
+    for (naddrs = 1; naddrs + 1 < cf->args->nelts; naddrs++) {
+        s = value[naddrs + 1];
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_redis: %s in \"%V\"",
-                           u.err ? u.err : "invalid address", &u.url);
+        if (ngx_strlchr(s.data, s.data + s.len, '=') != NULL
+            || ngx_strcmp(s.data, "tls") == 0
+            || ngx_strcmp(s.data, "cluster") == 0)
+        {
+            break;
+        }
+    }
+
+    rc->addrs = ngx_array_create(cf->pool, naddrs,
+                                 sizeof(ngx_http_rooms_redis_addr_t));
+    if (rc->addrs == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "rooms_redis: \"%V\" resolves to no address",
-                           &u.url);
-        return NGX_CONF_ERROR;
+    for (i = 1; i <= naddrs; i++) {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = value[i];
+        u.default_port = 6379;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_redis: %s in \"%V\"",
+                               u.err ? u.err : "invalid address", &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "rooms_redis: \"%V\" resolves to no address",
+                               &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        /* the first address of each, as ngx_event_connect_peer() takes it */
+
+        a = ngx_array_push(rc->addrs);
+        if (a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        a->address = value[i];
+        a->sockaddr = u.addrs[0].sockaddr;
+        a->socklen = u.addrs[0].socklen;
+
+        if (i == 1) {
+            rc->sockaddr = a->sockaddr;
+            rc->socklen = a->socklen;
+
+            /* the name TLS verifies unless rooms_redis_ssl_server_name says */
+            rc->ssl_name = u.host;
+        }
+
+        if (a->sockaddr->sa_family == AF_UNIX && rc->unix_path.len == 0) {
+            rc->unix_path.len = value[i].len - 5;
+            rc->unix_path.data = value[i].data + 5;
+        }
     }
 
-    /* the first address, as ngx_event_connect_peer() takes it */
-
-    rc->sockaddr = u.addrs[0].sockaddr;
-    rc->socklen = u.addrs[0].socklen;
-
-    if (rc->sockaddr->sa_family == AF_UNIX) {
-        rc->unix_path.len = value[1].len - 5;
-        rc->unix_path.data = value[1].data + 5;
-
-    } else {
+    if (rc->sockaddr->sa_family != AF_UNIX) {
         p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
         if (p == NULL) {
             return NGX_CONF_ERROR;
@@ -357,12 +512,9 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         p[rc->host.len] = '\0';
         rc->host.data = p;
         rc->port = ngx_inet_get_port(rc->sockaddr);
-
-        /* the name TLS verifies unless rooms_redis_ssl_server_name says */
-        rc->ssl_name = u.host;
     }
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for (i = naddrs + 1; i < cf->args->nelts; i++) {
 
         if (ngx_strcmp(value[i].data, "tls") == 0) {
             if (rc->tls) {
@@ -373,12 +525,33 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strcmp(value[i].data, "cluster") == 0) {
+            if (rc->cluster) {
+                goto invalid;
+            }
+
+            rc->cluster = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sentinel=", 9) == 0) {
+            rc->sentinel.len = value[i].len - 9;
+            rc->sentinel.data = value[i].data + 9;
+
+            if (rc->sentinel.len == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
             rc->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
             if (rc->db == NGX_ERROR || rc->db > 65535) {
                 goto invalid;
             }
 
+            db = value[i];
             continue;
         }
 
@@ -431,6 +604,43 @@ ngx_http_rooms_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
+    if (rc->cluster && rc->sentinel.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"cluster\" and \"sentinel=%V\" "
+                           "exclude each other", &rc->sentinel);
+        return NGX_CONF_ERROR;
+    }
+
+    if (naddrs > 1 && !rc->cluster && rc->sentinel.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: %ui addresses need \"cluster\" "
+                           "(seed nodes) or \"sentinel=NAME\" (sentinels)",
+                           naddrs);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->cluster && rc->db != NGX_CONF_UNSET) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"%V\" cannot be used with "
+                           "\"cluster\": a Redis Cluster has database 0 only",
+                           &db);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((rc->cluster || rc->sentinel.len) && rc->unix_path.len) {
+        /* nodes and masters are announced by their TCP addresses */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rooms_redis: \"%s\" needs TCP addresses, "
+                           "not \"unix:%V\"",
+                           rc->cluster ? "cluster" : "sentinel=",
+                           &rc->unix_path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->db == NGX_CONF_UNSET) {
+        rc->db = 0;
+    }
+
     if (rc->user.len && rc->password.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "rooms_redis: \"user=%V\" needs \"password=\"",
@@ -465,8 +675,8 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "rooms_redis: invalid parameter \"%V\" (expected "
-                       "tls, user=..., password=..., db=N, timeout=TIME "
-                       "or connections=1..64)", &value[i]);
+                       "cluster, sentinel=NAME, tls, user=..., password=..., "
+                       "db=N, timeout=TIME or connections=1..64)", &value[i]);
 
     return NGX_CONF_ERROR;
 }
@@ -758,6 +968,8 @@ ngx_int_t
 ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                    i;
+    ngx_http_rooms_node_t        *node;
+    ngx_http_rooms_redis_addr_t  *a;
     ngx_http_rooms_redis_conf_t  *rc;
     ngx_http_rooms_main_conf_t   *rmcf;
 #if (NGX_HTTP_SSL)
@@ -772,6 +984,7 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
 
     ngx_http_rooms_rcf = NULL;
     ngx_http_rooms_nconns = 0;
+    ngx_http_rooms_nnodes = 0;
     ngx_http_rooms_exiting = 0;
     ngx_http_rooms_holds = 0;
     ngx_memzero(&ngx_http_rooms_sub, sizeof(ngx_http_rooms_sub_t));
@@ -823,22 +1036,241 @@ ngx_http_rooms_redis_init_process(ngx_cycle_t *cycle)
 
 #endif
 
-    ngx_http_rooms_conns = ngx_pcalloc(cycle->pool,
-                                       rc->connections
-                                       * sizeof(ngx_http_rooms_conn_t));
-    if (ngx_http_rooms_conns == NULL) {
-        return NGX_ERROR;
-    }
-
     ngx_http_rooms_rcf = rc;
     ngx_http_rooms_scripts = rmcf->scripts;
     ngx_http_rooms_nconns = rc->connections;
+    ngx_http_rooms_nnodes = 0;
 
-    for (i = 0; i < ngx_http_rooms_nconns; i++) {
-        ngx_http_rooms_redis_start(&ngx_http_rooms_conns[i]);
+    ngx_http_rooms_nodes = ngx_pcalloc(cycle->pool,
+                                       (rc->cluster ? NGX_HTTP_ROOMS_NODES_MAX
+                                                    : 1)
+                                       * sizeof(ngx_http_rooms_node_t));
+    if (ngx_http_rooms_nodes == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (rc->sentinel.len) {
+        /* the master, once a sentinel names it */
+
+        node = &ngx_http_rooms_nodes[0];
+
+        node->conns = ngx_pcalloc(cycle->pool, ngx_http_rooms_nconns
+                                               * sizeof(ngx_http_rooms_conn_t));
+        if (node->conns == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < ngx_http_rooms_nconns; i++) {
+            node->conns[i].node = node;
+        }
+
+        ngx_str_set(&node->name, "(the master, not known yet)");
+        ngx_http_rooms_nnodes = 1;
+
+        ngx_memzero(&ngx_http_rooms_sentinel, sizeof(ngx_http_rooms_conn_t));
+        ngx_memzero(&ngx_http_rooms_sentinel_node,
+                    sizeof(ngx_http_rooms_node_t));
+
+        ngx_http_rooms_sentinel.sentinel = 1;
+        ngx_http_rooms_sentinel.node = &ngx_http_rooms_sentinel_node;
+
+        ngx_http_rooms_redis_start(&ngx_http_rooms_sentinel);
+
+        return NGX_OK;
+    }
+
+    if (!rc->cluster) {
+        node = ngx_http_rooms_redis_node_add(rc->sockaddr, rc->socklen);
+        if (node == NULL) {
+            return NGX_ERROR;
+        }
+
+        node->name = rc->address;
+        node->seed = 1;
+
+        ngx_http_rooms_redis_node_start(node);
+
+        return NGX_OK;
+    }
+
+    /* a cluster: the seeds, asked for the slot map once one is up */
+
+    ngx_http_rooms_map = ngx_palloc(cycle->pool, sizeof(rooms_slot_map_t));
+    ngx_http_rooms_map_spare = ngx_palloc(cycle->pool,
+                                          sizeof(rooms_slot_map_t));
+    if (ngx_http_rooms_map == NULL || ngx_http_rooms_map_spare == NULL) {
+        return NGX_ERROR;
+    }
+
+    rooms_slot_map_init(ngx_http_rooms_map);
+    ngx_http_rooms_map_loaded = 0;
+    ngx_http_rooms_refreshing = 0;
+    ngx_http_rooms_retry_head = NULL;
+    ngx_http_rooms_retry_tail = NULL;
+    ngx_http_rooms_retry_delay = NGX_HTTP_ROOMS_RETRY_MIN;
+
+    ngx_memzero(&ngx_http_rooms_refresh_ev, sizeof(ngx_event_t));
+    ngx_http_rooms_refresh_ev.handler = ngx_http_rooms_redis_refresh;
+    ngx_http_rooms_refresh_ev.log = cycle->log;
+    ngx_http_rooms_refresh_ev.data = cycle;      /* as ngx_shutdown_event */
+    ngx_http_rooms_refresh_ev.cancelable = 1;
+
+    ngx_memzero(&ngx_http_rooms_retry_ev, sizeof(ngx_event_t));
+    ngx_http_rooms_retry_ev.handler = ngx_http_rooms_redis_retry;
+    ngx_http_rooms_retry_ev.log = cycle->log;
+    ngx_http_rooms_retry_ev.data = cycle;      /* as ngx_shutdown_event */
+    ngx_http_rooms_retry_ev.cancelable = 1;
+
+    a = rc->addrs->elts;
+
+    for (i = 0; i < rc->addrs->nelts; i++) {
+        node = ngx_http_rooms_redis_node_add(a[i].sockaddr, a[i].socklen);
+        if (node == NULL) {
+            return NGX_ERROR;
+        }
+
+        node->seed = 1;
+
+        ngx_http_rooms_redis_node_start(node);
     }
 
     return NGX_OK;
+}
+
+
+/* a node, new or known, by its address; NULL when there are too many */
+
+static ngx_http_rooms_node_t *
+ngx_http_rooms_redis_node_add(struct sockaddr *sa, socklen_t socklen)
+{
+    ngx_uint_t              i, max;
+    ngx_http_rooms_node_t  *node;
+
+    for (i = 0; i < ngx_http_rooms_nnodes; i++) {
+        node = &ngx_http_rooms_nodes[i];
+
+        if (node->socklen == socklen
+            && ngx_cmp_sockaddr(&node->sockaddr.sockaddr, socklen, sa,
+                                socklen, 1)
+               == NGX_OK)
+        {
+            return node;
+        }
+    }
+
+    max = ngx_http_rooms_rcf->cluster ? NGX_HTTP_ROOMS_NODES_MAX : 1;
+
+    if (ngx_http_rooms_nnodes == max
+        || socklen > (socklen_t) sizeof(ngx_sockaddr_t))
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: more than %ui cluster nodes, "
+                      "a new one is not used", max);
+        return NULL;
+    }
+
+    node = &ngx_http_rooms_nodes[ngx_http_rooms_nnodes];
+
+    node->conns = ngx_pcalloc(ngx_cycle->pool, ngx_http_rooms_nconns
+                                               * sizeof(ngx_http_rooms_conn_t));
+    if (node->conns == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(&node->sockaddr, sa, socklen);
+    node->socklen = socklen;
+
+    node->name.data = node->text;
+    node->name.len = ngx_sock_ntop(sa, socklen, node->text,
+                                   NGX_SOCKADDR_STRLEN, 1);
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        node->conns[i].node = node;
+    }
+
+    ngx_http_rooms_nnodes++;
+
+    return node;
+}
+
+
+/* the node's connections opened, those not open nor waiting to reopen */
+
+static void
+ngx_http_rooms_redis_node_start(ngx_http_rooms_node_t *node)
+{
+    ngx_uint_t              i;
+    ngx_http_rooms_conn_t  *conn;
+
+    node->started = 1;
+
+    for (i = 0; i < ngx_http_rooms_nconns; i++) {
+        conn = &node->conns[i];
+
+        if (conn->state == NGX_HTTP_ROOMS_CLOSED
+            && !conn->reconnect.timer_set)
+        {
+            ngx_http_rooms_redis_start(conn);
+        }
+    }
+}
+
+
+/*
+ * A connection of the node that can take a command: the next one up,
+ * else one being set up; NULL if every one is lost (reopening later).
+ * A node not started yet is started.
+ */
+
+static ngx_http_rooms_conn_t *
+ngx_http_rooms_redis_node_conn(ngx_http_rooms_node_t *node)
+{
+    ngx_uint_t              i, n;
+    ngx_http_rooms_conn_t  *conn, *c;
+
+    if (!node->started) {
+        ngx_http_rooms_redis_node_start(node);
+    }
+
+    conn = NULL;
+    n = ngx_http_rooms_nconns;
+
+    for (i = 0; i < n; i++) {
+        c = &node->conns[node->next++ % n];
+
+        if (c->state == NGX_HTTP_ROOMS_UP) {
+            return c;
+        }
+
+        if (conn == NULL && c->state != NGX_HTTP_ROOMS_CLOSED) {
+            conn = c;
+        }
+    }
+
+    return conn;
+}
+
+
+/* runs fn on every connection: the nodes', then the subscription's */
+
+static void
+ngx_http_rooms_redis_each(void (*fn)(ngx_http_rooms_conn_t *conn))
+{
+    ngx_uint_t  i, j;
+
+    for (i = 0; i < ngx_http_rooms_nnodes; i++) {
+        for (j = 0; j < ngx_http_rooms_nconns; j++) {
+            fn(&ngx_http_rooms_nodes[i].conns[j]);
+        }
+    }
+
+    if (ngx_http_rooms_sub.conn.node != NULL) {
+        fn(&ngx_http_rooms_sub.conn);
+    }
+
+    if (ngx_http_rooms_rcf != NULL && ngx_http_rooms_rcf->sentinel.len) {
+        fn(&ngx_http_rooms_sentinel);
+    }
 }
 
 
@@ -855,6 +1287,9 @@ ngx_http_rooms_redis_subscribe(ngx_str_t *channel,
     ngx_http_rooms_sub.data = data;
     ngx_http_rooms_sub.conn.subscriber = 1;
 
+    /* a cluster's: on another node at each connect (PUBLISH reaches all) */
+    ngx_http_rooms_sub.conn.node = &ngx_http_rooms_nodes[0];
+
     ngx_http_rooms_redis_start(&ngx_http_rooms_sub.conn);
 
     return NGX_OK;
@@ -864,9 +1299,6 @@ ngx_http_rooms_redis_subscribe(ngx_str_t *channel,
 void
 ngx_http_rooms_redis_hold(ngx_uint_t on)
 {
-    ngx_uint_t              i;
-    ngx_http_rooms_conn_t  *conn;
-
     if (on) {
         ngx_http_rooms_holds++;
         return;
@@ -884,13 +1316,36 @@ ngx_http_rooms_redis_hold(ngx_uint_t on)
 
     /* an old worker let go: what is lost now stays lost */
 
-    for (i = 0; i <= ngx_http_rooms_nconns; i++) {
-        conn = (i < ngx_http_rooms_nconns) ? &ngx_http_rooms_conns[i]
-                                           : &ngx_http_rooms_sub.conn;
+    ngx_http_rooms_redis_each(ngx_http_rooms_redis_no_reconnect);
+}
 
-        if (conn->reconnect.timer_set) {
-            ngx_del_timer(&conn->reconnect);
-        }
+
+static void
+ngx_http_rooms_redis_no_reconnect(ngx_http_rooms_conn_t *conn)
+{
+    if (conn->reconnect.timer_set) {
+        ngx_del_timer(&conn->reconnect);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_shut(ngx_http_rooms_conn_t *conn)
+{
+    if (conn->reconnect.timer_set) {
+        ngx_del_timer(&conn->reconnect);
+    }
+
+    if (conn->state != NGX_HTTP_ROOMS_CLOSED) {
+        ngx_http_rooms_redis_drop(conn);
+    }
+
+    if (conn->start != NULL) {
+        ngx_free(conn->start);
+        conn->start = NULL;
+        conn->pos = NULL;
+        conn->last = NULL;
+        conn->end = NULL;
     }
 }
 
@@ -898,31 +1353,31 @@ ngx_http_rooms_redis_hold(ngx_uint_t on)
 void
 ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t              i;
-    ngx_http_rooms_conn_t  *conn;
+    ngx_http_rooms_cmd_t  *cmd;
 
     /* no handler is called from now on */
 
     ngx_http_rooms_exiting = 1;
 
-    for (i = 0; i <= ngx_http_rooms_nconns; i++) {
-        conn = (i < ngx_http_rooms_nconns) ? &ngx_http_rooms_conns[i]
-                                           : &ngx_http_rooms_sub.conn;
+    if (ngx_http_rooms_rcf == NULL) {
+        return;
+    }
 
-        if (conn->reconnect.timer_set) {
-            ngx_del_timer(&conn->reconnect);
+    ngx_http_rooms_redis_each(ngx_http_rooms_redis_shut);
+
+    if (ngx_http_rooms_rcf->cluster) {
+        if (ngx_http_rooms_refresh_ev.timer_set) {
+            ngx_del_timer(&ngx_http_rooms_refresh_ev);
         }
 
-        if (conn->state != NGX_HTTP_ROOMS_CLOSED) {
-            ngx_http_rooms_redis_drop(conn);
+        if (ngx_http_rooms_retry_ev.timer_set) {
+            ngx_del_timer(&ngx_http_rooms_retry_ev);
         }
 
-        if (conn->start != NULL) {
-            ngx_free(conn->start);
-            conn->start = NULL;
-            conn->pos = NULL;
-            conn->last = NULL;
-            conn->end = NULL;
+        while (ngx_http_rooms_retry_head != NULL) {
+            cmd = ngx_http_rooms_retry_head;
+            ngx_http_rooms_retry_head = cmd->next;
+            ngx_http_rooms_redis_cmd_fail(cmd);
         }
     }
 
@@ -934,6 +1389,7 @@ ngx_http_rooms_redis_exit_process(ngx_cycle_t *cycle)
 #endif
 
     ngx_http_rooms_nconns = 0;
+    ngx_http_rooms_nnodes = 0;
     ngx_http_rooms_rcf = NULL;
 }
 
@@ -992,7 +1448,7 @@ ngx_http_rooms_redis_reconnect(ngx_event_t *ev)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "rooms redis: reconnecting to \"%V\"",
-                   &ngx_http_rooms_rcf->address);
+                   &conn->node->name);
 
     ngx_http_rooms_metrics_redis_reconnect();
 
@@ -1004,10 +1460,45 @@ static void
 ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 {
     ngx_int_t                     rc;
+    ngx_uint_t                    i, n;
     ngx_connection_t             *c;
+    ngx_http_rooms_node_t        *node;
+    ngx_http_rooms_redis_addr_t  *a;
     ngx_http_rooms_redis_conf_t  *rcf;
 
     rcf = ngx_http_rooms_rcf;
+
+    if (conn->sentinel) {
+        /* the next sentinel */
+
+        a = rcf->addrs->elts;
+        i = ngx_http_rooms_sentinel_next++ % rcf->addrs->nelts;
+
+        node = conn->node;
+        ngx_memcpy(&node->sockaddr, a[i].sockaddr, a[i].socklen);
+        node->socklen = a[i].socklen;
+        node->name = a[i].address;
+
+    } else if (rcf->sentinel.len && conn->node->socklen == 0) {
+        /* no master named yet: opened once one is (master_at()) */
+        conn->state = NGX_HTTP_ROOMS_CLOSED;
+        return;
+    }
+
+    if (conn->subscriber && rcf->cluster) {
+        /* the next node that serves slots (any one, before the map) */
+
+        n = ngx_http_rooms_nnodes;
+
+        for (i = 0; i < n; i++) {
+            node = &ngx_http_rooms_nodes[ngx_http_rooms_sub_next++ % n];
+
+            if (node->slots || !ngx_http_rooms_map_loaded) {
+                conn->node = node;
+                break;
+            }
+        }
+    }
 
     conn->log.action = "connecting";
     conn->state = NGX_HTTP_ROOMS_CONNECTING;
@@ -1031,9 +1522,9 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
 
     ngx_memzero(&conn->peer, sizeof(ngx_peer_connection_t));
 
-    conn->peer.sockaddr = rcf->sockaddr;
-    conn->peer.socklen = rcf->socklen;
-    conn->peer.name = &rcf->address;
+    conn->peer.sockaddr = &conn->node->sockaddr.sockaddr;
+    conn->peer.socklen = conn->node->socklen;
+    conn->peer.name = &conn->node->name;
     conn->peer.get = ngx_event_get_peer;
     conn->peer.log = &conn->log;
     conn->peer.log_error = NGX_ERROR_ERR;
@@ -1044,7 +1535,7 @@ ngx_http_rooms_redis_connect(ngx_http_rooms_conn_t *conn)
         /* the reason is logged on conn->log */
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: connect to \"%V\" failed",
-                      &rcf->address);
+                      &conn->node->name);
         ngx_http_rooms_redis_failed(conn);
         return;
     }
@@ -1094,6 +1585,26 @@ ngx_http_rooms_redis_setup(ngx_http_rooms_conn_t *conn)
 
     rcf = ngx_http_rooms_rcf;
 
+    if (conn->sentinel) {
+        /* the master now, then every switch (no AUTH: Redis', not its) */
+
+        ngx_str_set(&argv[0], "SENTINEL");
+        ngx_str_set(&argv[1], "get-master-addr-by-name");
+        argv[2] = rcf->sentinel;
+
+        if (ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_MASTER, 3, argv)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&argv[0], "SUBSCRIBE");
+        ngx_str_set(&argv[1], "+switch-master");
+
+        return ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_SWITCH, 2,
+                                        argv);
+    }
+
     if (rcf->password.len) {
         /* (ngx_str_set() evaluates its first argument twice) */
         ngx_str_set(&argv[0], "AUTH");
@@ -1107,6 +1618,18 @@ ngx_http_rooms_redis_setup(ngx_http_rooms_conn_t *conn)
         argv[n++] = rcf->password;
 
         if (ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_AUTH, n, argv)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rcf->sentinel.len) {
+        /* what the sentinels named may have been demoted since */
+
+        ngx_str_set(&argv[0], "ROLE");
+
+        if (ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_ROLE, 1, argv)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -1177,7 +1700,7 @@ ngx_http_rooms_redis_connected(ngx_http_rooms_conn_t *conn)
 
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: connect to \"%V\" failed",
-                      &ngx_http_rooms_rcf->address);
+                      &conn->node->name);
 
         ngx_http_rooms_redis_failed(conn);
         return;
@@ -1261,7 +1784,7 @@ ngx_http_rooms_redis_ssl_handshaked(ngx_connection_t *c)
         /* OpenSSL's reason is in the line before, on conn->log */
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: TLS handshake with \"%V\" failed",
-                      &ngx_http_rooms_rcf->address);
+                      &conn->node->name);
         ngx_http_rooms_redis_failed(conn);
         return;
     }
@@ -1309,7 +1832,7 @@ ngx_http_rooms_redis_ssl_verify(ngx_http_rooms_conn_t *conn)
     if (rc != X509_V_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: the certificate of \"%V\" cannot be "
-                      "verified: (%l: %s)", &ngx_http_rooms_rcf->address,
+                      "verified: (%l: %s)", &conn->node->name,
                       rc, X509_verify_cert_error_string(rc));
         return NGX_ERROR;
     }
@@ -1319,7 +1842,7 @@ ngx_http_rooms_redis_ssl_verify(ngx_http_rooms_conn_t *conn)
     if (cert == NULL) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: \"%V\" sent no certificate to verify",
-                      &ngx_http_rooms_rcf->address);
+                      &conn->node->name);
         return NGX_ERROR;
     }
 
@@ -1340,7 +1863,7 @@ ngx_http_rooms_redis_ssl_verify(ngx_http_rooms_conn_t *conn)
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: the certificate of \"%V\" is not for "
                       "\"%V\", the name verified (rooms_redis_ssl_server_name)",
-                      &ngx_http_rooms_rcf->address, &ngx_http_rooms_ssl_name);
+                      &conn->node->name, &ngx_http_rooms_ssl_name);
         return NGX_ERROR;
     }
 
@@ -1391,7 +1914,10 @@ ngx_http_rooms_redis_writable(ngx_http_rooms_conn_t *conn)
      * Nothing but this timer bounds SUBSCRIBE: it stays.
      */
 
-    if (!conn->subscriber && conn->timer.timer_set) {
+    if (!conn->subscriber && !ngx_http_rooms_rcf->cluster
+        && conn->timer.timer_set)
+    {
+        /* (a cluster's batches do not drop connections: this timer does) */
         ngx_del_timer(&conn->timer);
     }
 
@@ -1420,15 +1946,22 @@ ngx_http_rooms_redis_up(ngx_http_rooms_conn_t *conn)
     if (conn->failing) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "rooms redis: connected to \"%V\"%s",
-                      &ngx_http_rooms_rcf->address,
+                      &conn->node->name,
                       conn->subscriber ? " (subscription)" : "");
         conn->failing = 0;
     }
 
     conn->backoff = NGX_HTTP_ROOMS_BACKOFF_MIN;
 
-    if (!conn->subscriber) {
+    if (!conn->subscriber && !conn->sentinel) {
         ngx_http_rooms_redis_gauge();
+    }
+
+    if (ngx_http_rooms_rcf->cluster && !conn->subscriber
+        && !ngx_http_rooms_map_loaded)
+    {
+        /* the first connection up reads the slot map */
+        ngx_http_rooms_redis_refresh_soon(0);
     }
 
     if (conn->subscriber && !ngx_http_rooms_exiting) {
@@ -1474,6 +2007,10 @@ ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn)
         next = cmd->next;
         b = cmd->batch;
 
+        if (cmd->kind == NGX_HTTP_ROOMS_CMD_SLOTS) {
+            ngx_http_rooms_refreshing = 0;
+        }
+
         ngx_http_rooms_redis_cmd_free(cmd);
 
         if (b != NULL) {
@@ -1495,6 +2032,20 @@ ngx_http_rooms_redis_drop(ngx_http_rooms_conn_t *conn)
         || conn->reconnect.timer_set)
     {
         return;
+    }
+
+    if (ngx_http_rooms_rcf->cluster) {
+        /* a node lost may have been replaced: the map is read again */
+
+        ngx_http_rooms_redis_refresh_soon(NGX_HTTP_ROOMS_REFRESH_SOON);
+
+        if (!conn->subscriber && ngx_http_rooms_map_loaded
+            && conn->node->slots == 0 && !conn->node->seed)
+        {
+            /* a node the map no longer has: opened again when named */
+            conn->node->started = 0;
+            return;
+        }
     }
 
     ngx_add_timer(&conn->reconnect, conn->backoff);
@@ -1529,22 +2080,42 @@ ngx_http_rooms_redis_unreadable(ngx_http_rooms_conn_t *conn)
 }
 
 
-/* rooms_redis_up: every connection of this worker for batches is up */
+/*
+ * rooms_redis_up: every connection of this worker for batches is up, to
+ * the one Redis (or the master the sentinels name), or with "cluster" to
+ * every node that holds slots in the map; a node that lost its slots to a
+ * failover no longer counts
+ */
 
 static void
 ngx_http_rooms_redis_gauge(void)
 {
-    ngx_uint_t  i, up;
+    ngx_uint_t              i, j, up, counted;
+    ngx_http_rooms_node_t  *node;
 
-    up = (ngx_http_rooms_nconns > 0);
+    up = 1;
+    counted = 0;
 
-    for (i = 0; i < ngx_http_rooms_nconns; i++) {
-        if (ngx_http_rooms_conns[i].state != NGX_HTTP_ROOMS_UP) {
-            up = 0;
+    for (i = 0; i < ngx_http_rooms_nnodes; i++) {
+        node = &ngx_http_rooms_nodes[i];
+
+        if (ngx_http_rooms_rcf->cluster ? node->slots == 0 : i > 0) {
+            continue;
+        }
+
+        counted++;
+
+        for (j = 0; j < ngx_http_rooms_nconns; j++) {
+            if (node->conns == NULL
+                || node->conns[j].state != NGX_HTTP_ROOMS_UP)
+            {
+                up = 0;
+            }
         }
     }
 
-    ngx_http_rooms_metrics_redis_up(up);
+    ngx_http_rooms_metrics_redis_up(up && counted > 0
+                                    && ngx_http_rooms_nconns > 0);
 }
 
 
@@ -1654,7 +2225,10 @@ ngx_http_rooms_redis_connect_timeout(ngx_event_t *ev)
      * timeout=, as it would on a connection that is up, not before
      */
 
-    for (cmd = conn->head; cmd != NULL; cmd = cmd->next) {
+    for (cmd = conn->head;
+         cmd != NULL && !ngx_http_rooms_rcf->cluster;
+         cmd = cmd->next)
+    {
         if (cmd->batch != NULL && cmd->batch->timer.timer_set) {
             return;
         }
@@ -1662,7 +2236,7 @@ ngx_http_rooms_redis_connect_timeout(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "rooms redis: \"%V\" is not set up after %M ms (%s), "
-                  "dropping the connection", &ngx_http_rooms_rcf->address,
+                  "dropping the connection", &conn->node->name,
                   ngx_http_rooms_rcf->timeout,
                   conn->state == NGX_HTTP_ROOMS_CONNECTING
                   ? "connecting"
@@ -1679,6 +2253,23 @@ ngx_http_rooms_redis_batch_timeout(ngx_event_t *ev)
 {
     ngx_http_rooms_batch_t  *b = ev->data;
 
+    if (ngx_http_rooms_rcf->cluster) {
+        /*
+         * Commands of the batch may wait on several nodes, or to be sent
+         * again: the batch fails (503), the connections stay, and what
+         * still comes back for it is dropped.  The slot map is read
+         * again: a node that does not answer may have been replaced.
+         */
+
+        ngx_log_error(NGX_LOG_ERR, b->log, 0,
+                      "rooms redis: the cluster did not answer in %M ms",
+                      ngx_http_rooms_rcf->timeout);
+
+        ngx_http_rooms_redis_refresh_soon(0);
+        ngx_http_rooms_redis_finish(b, NGX_ERROR);
+        return;
+    }
+
     ngx_log_error(NGX_LOG_ERR, b->log, 0,
                   "rooms redis: \"%V\" did not answer in %M ms, "
                   "dropping the connection%s",
@@ -1691,6 +2282,760 @@ ngx_http_rooms_redis_batch_timeout(ngx_event_t *ev)
                   ? " (AUTH and SELECT not answered yet)" : "");
 
     ngx_http_rooms_redis_timed_out(b->conn, b);
+}
+
+
+/* a cluster: routing, redirections, retries, the slot map */
+
+
+/*
+ * The node at host:port, as MOVED, ASK and CLUSTER SLOTS name it: an
+ * address (no name is resolved in a worker), or "" for the host of ref,
+ * the node that answered.  Known, or added; NULL if it cannot be.
+ */
+
+static ngx_http_rooms_node_t *
+ngx_http_rooms_redis_node_at(ngx_http_rooms_node_t *ref, u_char *host,
+    size_t len, ngx_uint_t port)
+{
+    socklen_t        socklen;
+    in_addr_t        inaddr;
+    ngx_sockaddr_t   sa;
+#if (NGX_HAVE_INET6)
+    u_char           inet6[16];
+#endif
+
+    if (port == 0 || port > 65535) {
+        return NULL;
+    }
+
+    ngx_memzero(&sa, sizeof(ngx_sockaddr_t));
+
+    if (len == 0) {
+        ngx_memcpy(&sa, &ref->sockaddr, ref->socklen);
+        socklen = ref->socklen;
+        goto found;
+    }
+
+    inaddr = ngx_inet_addr(host, len);
+
+    if (inaddr != INADDR_NONE) {
+        sa.sockaddr_in.sin_family = AF_INET;
+        sa.sockaddr_in.sin_addr.s_addr = inaddr;
+        socklen = sizeof(struct sockaddr_in);
+        goto found;
+    }
+
+#if (NGX_HAVE_INET6)
+    if (ngx_inet6_addr(host, len, inet6) == NGX_OK) {
+        sa.sockaddr_in6.sin6_family = AF_INET6;
+        ngx_memcpy(sa.sockaddr_in6.sin6_addr.s6_addr, inet6, 16);
+        socklen = sizeof(struct sockaddr_in6);
+        goto found;
+    }
+#endif
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: cluster node \"%*s:%ui\" is not an "
+                  "address (cluster-preferred-endpoint-type ip is needed)",
+                  len, host, port);
+    return NULL;
+
+found:
+
+    ngx_inet_set_port(&sa.sockaddr, (in_port_t) port);
+
+    return ngx_http_rooms_redis_node_add(&sa.sockaddr, socklen);
+}
+
+
+/*
+ * A connection for a command of the slot: its node's, by the map; when
+ * the map has no node for it, or that node is lost, any node that is
+ * up: it answers MOVED, or CLUSTERDOWN while the cluster fails over
+ */
+
+static ngx_http_rooms_conn_t *
+ngx_http_rooms_redis_route(unsigned slot)
+{
+    unsigned                i, n;
+    ngx_http_rooms_conn_t  *conn;
+    ngx_http_rooms_node_t  *node;
+
+    i = rooms_slot_map_lookup(ngx_http_rooms_map, slot);
+
+    if (i != ROOMS_SLOT_NONE && i < ngx_http_rooms_nnodes) {
+        conn = ngx_http_rooms_redis_node_conn(&ngx_http_rooms_nodes[i]);
+        if (conn != NULL) {
+            return conn;
+        }
+    }
+
+    n = ngx_http_rooms_nnodes;
+
+    for (i = 0; i < n; i++) {
+        node = &ngx_http_rooms_nodes[(slot + i) % n];
+
+        if (!node->started) {
+            continue;
+        }
+
+        conn = ngx_http_rooms_redis_node_conn(node);
+
+        if (conn != NULL && conn->state == NGX_HTTP_ROOMS_UP) {
+            return conn;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* a command of a batch, as it was first sent, sent on conn */
+
+static ngx_int_t
+ngx_http_rooms_redis_send_raw(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_cmd_t *cmd)
+{
+    u_char  *p;
+
+    p = ngx_http_rooms_redis_reserve(conn, cmd->raw_len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    conn->last = ngx_cpymem(p, cmd->raw, cmd->raw_len);
+
+    ngx_http_rooms_redis_enqueue(conn, cmd);
+    ngx_http_rooms_redis_flush_later(conn);
+
+    return NGX_OK;
+}
+
+
+/*
+ * An error reply to a batch's command: a cluster's redirection or
+ * transient state is followed, and the command (off every queue) is
+ * sent again, now or later; NGX_DECLINED for any other error, which is
+ * the command's reply
+ */
+
+static ngx_int_t
+ngx_http_rooms_redis_redirect(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_cmd_t *cmd, ngx_http_rooms_reply_t *rep)
+{
+    int                     kind;
+    ngx_str_t               asking;
+    rooms_redirect_t        rd;
+    ngx_http_rooms_conn_t  *target;
+    ngx_http_rooms_node_t  *node;
+
+    if (cmd->raw == NULL || cmd->batch->done) {
+        return NGX_DECLINED;
+    }
+
+    kind = rooms_redirect_parse((char *) rep->str.data, rep->str.len, &rd);
+
+    switch (kind) {
+
+    case ROOMS_REDIRECT_MOVED:
+    case ROOMS_REDIRECT_ASK:
+
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "rooms redis: %s slot %ud from \"%V\" to port %ud",
+                       rooms_redirect_name(kind), rd.slot, &conn->node->name,
+                       rd.port);
+
+        if (cmd->redirects == NGX_HTTP_ROOMS_REDIRECTS_MAX) {
+            /* redirected in circles while the cluster changes: later */
+            break;
+        }
+
+        cmd->redirects++;
+
+        node = ngx_http_rooms_redis_node_at(conn->node, (u_char *) rd.host,
+                                            rd.host_len, rd.port);
+        if (node == NULL) {
+            ngx_http_rooms_redis_refresh_soon(0);
+            break;
+        }
+
+        if (kind == ROOMS_REDIRECT_MOVED) {
+            /* for good: the map now, and all of it read again */
+
+            (void) rooms_slot_map_set_range(ngx_http_rooms_map, rd.slot,
+                                            rd.slot,
+                                            node - ngx_http_rooms_nodes);
+            ngx_http_rooms_redis_refresh_soon(0);
+        }
+
+        target = ngx_http_rooms_redis_node_conn(node);
+        if (target == NULL) {
+            break;
+        }
+
+        if (kind == ROOMS_REDIRECT_ASK) {
+            /* this once, while the slot migrates: ASKING, then it */
+
+            ngx_str_set(&asking, "ASKING");
+
+            if (ngx_http_rooms_redis_own(target, NGX_HTTP_ROOMS_CMD_ASKING,
+                                         1, &asking)
+                != NGX_OK)
+            {
+                break;
+            }
+        }
+
+        if (ngx_http_rooms_redis_send_raw(target, cmd) != NGX_OK) {
+            break;
+        }
+
+        return NGX_OK;
+
+    case ROOMS_REDIRECT_CLUSTERDOWN:
+    case ROOMS_REDIRECT_READONLY:
+    case ROOMS_REDIRECT_MASTERDOWN:
+    case ROOMS_REDIRECT_MALFORMED:
+
+        /* a failover, or a node that is no longer a master */
+
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "rooms redis: \"%V\" answered \"%V\", retrying",
+                      &conn->node->name, &rep->str);
+
+        ngx_http_rooms_redis_refresh_soon(0);
+        break;
+
+    case ROOMS_REDIRECT_TRYAGAIN:
+    case ROOMS_REDIRECT_LOADING:
+
+        /* a multi-key command while its slot migrates, a node starting */
+        break;
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    ngx_http_rooms_redis_retry_later(cmd);
+
+    return NGX_OK;
+}
+
+
+/* a command sent again after a backoff, while its batch waits */
+
+static void
+ngx_http_rooms_redis_retry_later(ngx_http_rooms_cmd_t *cmd)
+{
+    cmd->next = NULL;
+
+    if (ngx_http_rooms_retry_tail != NULL) {
+        ngx_http_rooms_retry_tail->next = cmd;
+
+    } else {
+        ngx_http_rooms_retry_head = cmd;
+    }
+
+    ngx_http_rooms_retry_tail = cmd;
+
+    if (!ngx_http_rooms_retry_ev.timer_set && !ngx_http_rooms_exiting) {
+        ngx_add_timer(&ngx_http_rooms_retry_ev, ngx_http_rooms_retry_delay);
+    }
+}
+
+
+static void
+ngx_http_rooms_redis_retry(ngx_event_t *ev)
+{
+    ngx_http_rooms_cmd_t   *cmd, *next;
+    ngx_http_rooms_conn_t  *conn;
+
+    cmd = ngx_http_rooms_retry_head;
+    ngx_http_rooms_retry_head = NULL;
+    ngx_http_rooms_retry_tail = NULL;
+
+    for ( /* void */ ; cmd != NULL; cmd = next) {
+        next = cmd->next;
+
+        if (cmd->batch->done) {
+            /* timed out, or its request is gone */
+            ngx_http_rooms_redis_cmd_fail(cmd);
+            continue;
+        }
+
+        cmd->redirects = 0;
+
+        conn = ngx_http_rooms_redis_route(cmd->slot);
+
+        if (conn == NULL || ngx_http_rooms_redis_send_raw(conn, cmd) != NGX_OK)
+        {
+            cmd->next = NULL;
+
+            if (ngx_http_rooms_retry_tail != NULL) {
+                ngx_http_rooms_retry_tail->next = cmd;
+
+            } else {
+                ngx_http_rooms_retry_head = cmd;
+            }
+
+            ngx_http_rooms_retry_tail = cmd;
+        }
+    }
+
+    /* backing off while the cluster stays down, from scratch once up */
+
+    if (ngx_http_rooms_retry_head == NULL) {
+        ngx_http_rooms_retry_delay = NGX_HTTP_ROOMS_RETRY_MIN;
+        return;
+    }
+
+    ngx_http_rooms_retry_delay = ngx_min(ngx_http_rooms_retry_delay * 2,
+                                         NGX_HTTP_ROOMS_RETRY_MAX);
+
+    if (!ngx_http_rooms_exiting) {
+        ngx_add_timer(&ngx_http_rooms_retry_ev, ngx_http_rooms_retry_delay);
+    }
+}
+
+
+/* a command off every queue that will not be answered */
+
+static void
+ngx_http_rooms_redis_cmd_fail(ngx_http_rooms_cmd_t *cmd)
+{
+    ngx_http_rooms_batch_t  *b;
+
+    b = cmd->batch;
+
+    ngx_http_rooms_redis_cmd_free(cmd);
+
+    if (b != NULL) {
+        b->failed = 1;
+        ngx_http_rooms_redis_settle(b);
+    }
+}
+
+
+/* CLUSTER SLOTS after delay, unless it is asked for already */
+
+static void
+ngx_http_rooms_redis_refresh_soon(ngx_msec_t delay)
+{
+    if (ngx_http_rooms_refreshing || ngx_http_rooms_exiting
+        || !ngx_http_rooms_rcf->cluster)
+    {
+        return;
+    }
+
+    if (ngx_http_rooms_refresh_ev.timer_set) {
+        if (delay >= NGX_HTTP_ROOMS_REFRESH_SOON) {
+            return;
+        }
+
+        ngx_del_timer(&ngx_http_rooms_refresh_ev);
+    }
+
+    ngx_add_timer(&ngx_http_rooms_refresh_ev, delay);
+}
+
+
+/* CLUSTER SLOTS, each time on another node that is up */
+
+static void
+ngx_http_rooms_redis_refresh(ngx_event_t *ev)
+{
+    ngx_str_t               argv[2];
+    ngx_uint_t              i, j, n;
+    ngx_http_rooms_conn_t  *conn;
+    ngx_http_rooms_node_t  *node;
+
+    if (ngx_http_rooms_refreshing || !ngx_http_rooms_redis_may_reconnect()) {
+        return;
+    }
+
+    n = ngx_http_rooms_nnodes;
+
+    for (i = 0; i < n; i++) {
+        node = &ngx_http_rooms_nodes[ngx_http_rooms_refresh_next++ % n];
+
+        for (j = 0; j < ngx_http_rooms_nconns; j++) {
+            conn = &node->conns[j];
+
+            if (conn->state != NGX_HTTP_ROOMS_UP) {
+                continue;
+            }
+
+            ngx_str_set(&argv[0], "CLUSTER");
+            ngx_str_set(&argv[1], "SLOTS");
+
+            if (ngx_http_rooms_redis_own(conn, NGX_HTTP_ROOMS_CMD_SLOTS, 2,
+                                         argv)
+                != NGX_OK)
+            {
+                break;
+            }
+
+            ngx_http_rooms_refreshing = 1;
+            ngx_http_rooms_redis_flush_later(conn);
+            return;
+        }
+    }
+
+    /* no node up: again, while the connections reopen */
+
+    ngx_add_timer(&ngx_http_rooms_refresh_ev, NGX_HTTP_ROOMS_REFRESH_AGAIN);
+}
+
+
+/*
+ * The reply to CLUSTER SLOTS: ranges of slots, each with its master
+ * first ([from, to, [host, port, id, ...], replicas...]), read into the
+ * spare map, which replaces the map in use if it all reads
+ */
+
+static void
+ngx_http_rooms_redis_slots(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_reply_t *rep)
+{
+    ngx_uint_t               i, k, covered;
+    rooms_slot_map_t        *map;
+    ngx_http_rooms_node_t   *node;
+    ngx_http_rooms_reply_t  *e, *m;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: \"%V\" answered CLUSTER SLOTS with "
+                      "\"%V\"", &conn->node->name,
+                      rep->type == NGX_HTTP_ROOMS_REPLY_ERROR
+                      ? &rep->str : &ngx_http_rooms_empty);
+        goto again;
+    }
+
+    map = ngx_http_rooms_map_spare;
+    rooms_slot_map_init(map);
+
+    for (i = 0; i < rep->elements; i++) {
+        e = &rep->element[i];
+
+        if (e->type != NGX_HTTP_ROOMS_REPLY_ARRAY || e->elements < 3
+            || e->element[0].type != NGX_HTTP_ROOMS_REPLY_INTEGER
+            || e->element[1].type != NGX_HTTP_ROOMS_REPLY_INTEGER
+            || e->element[2].type != NGX_HTTP_ROOMS_REPLY_ARRAY
+            || e->element[2].elements < 2)
+        {
+            goto invalid;
+        }
+
+        m = e->element[2].element;
+
+        if (m[0].type != NGX_HTTP_ROOMS_REPLY_STRING
+            || m[1].type != NGX_HTTP_ROOMS_REPLY_INTEGER
+            || e->element[0].integer < 0 || e->element[1].integer < 0)
+        {
+            goto invalid;
+        }
+
+        node = ngx_http_rooms_redis_node_at(conn->node, m[0].str.data,
+                                            m[0].str.len,
+                                            (ngx_uint_t) m[1].integer);
+        if (node == NULL) {
+            continue;
+        }
+
+        if (rooms_slot_map_set_range(map, e->element[0].integer,
+                                     e->element[1].integer,
+                                     node - ngx_http_rooms_nodes)
+            != 0)
+        {
+            goto invalid;
+        }
+    }
+
+    covered = rooms_slot_map_covered(map);
+
+    if (ngx_memcmp(map, ngx_http_rooms_map, sizeof(rooms_slot_map_t)) != 0) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "rooms redis: cluster slot map from \"%V\": %ui of "
+                      "%d slots served", &conn->node->name, covered,
+                      ROOMS_SLOTS);
+    }
+
+    ngx_http_rooms_map_spare = ngx_http_rooms_map;
+    ngx_http_rooms_map = map;
+    ngx_http_rooms_map_loaded = 1;
+
+    /* each node's share; the masters' connections opened */
+
+    for (k = 0; k < ngx_http_rooms_nnodes; k++) {
+        ngx_http_rooms_nodes[k].slots = 0;
+    }
+
+    for (k = 0; k < ROOMS_SLOTS; k++) {
+        i = rooms_slot_map_lookup(map, k);
+
+        if (i < ngx_http_rooms_nnodes) {
+            ngx_http_rooms_nodes[i].slots++;
+        }
+    }
+
+    for (k = 0; k < ngx_http_rooms_nnodes; k++) {
+        node = &ngx_http_rooms_nodes[k];
+
+        if (node->slots && !node->started) {
+            ngx_http_rooms_redis_node_start(node);
+        }
+    }
+
+    /* the nodes rooms_redis_up counts may be others now */
+
+    ngx_http_rooms_redis_gauge();
+
+    if (!ngx_http_rooms_redis_degraded()) {
+        return;
+    }
+
+    goto again;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: \"%V\" sent a CLUSTER SLOTS reply that "
+                  "cannot be read", &conn->node->name);
+
+again:
+
+    ngx_http_rooms_redis_refresh_soon(NGX_HTTP_ROOMS_REFRESH_AGAIN);
+}
+
+
+/* some slot without a node, or with a node none of whose connections is up */
+
+static ngx_uint_t
+ngx_http_rooms_redis_degraded(void)
+{
+    ngx_uint_t              i, j, up;
+    ngx_http_rooms_node_t  *node;
+
+    if (rooms_slot_map_covered(ngx_http_rooms_map) != ROOMS_SLOTS) {
+        return 1;
+    }
+
+    for (i = 0; i < ngx_http_rooms_nnodes; i++) {
+        node = &ngx_http_rooms_nodes[i];
+
+        if (node->slots == 0) {
+            continue;
+        }
+
+        up = 0;
+
+        for (j = 0; j < ngx_http_rooms_nconns; j++) {
+            if (node->conns[j].state == NGX_HTTP_ROOMS_UP) {
+                up = 1;
+                break;
+            }
+        }
+
+        if (!up) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* sentinel=: the master the sentinels name, and its switches */
+
+
+/*
+ * The master is at host:port (an address: no name is resolved in a
+ * worker).  A new one: every connection to the old one is dropped (what
+ * it held fails: 503) and opened to the new one at once.
+ */
+
+static void
+ngx_http_rooms_redis_master_at(ngx_str_t *host, ngx_str_t *port,
+    ngx_http_rooms_conn_t *from)
+{
+    ngx_int_t               n;
+    ngx_uint_t              i, same;
+    socklen_t               socklen;
+    in_addr_t               inaddr;
+    ngx_sockaddr_t          sa;
+    ngx_http_rooms_conn_t  *conn;
+    ngx_http_rooms_node_t  *node;
+#if (NGX_HAVE_INET6)
+    u_char                  inet6[16];
+#endif
+
+    node = &ngx_http_rooms_nodes[0];
+
+    n = ngx_atoi(port->data, port->len);
+    if (n <= 0 || n > 65535) {
+        goto invalid;
+    }
+
+    ngx_memzero(&sa, sizeof(ngx_sockaddr_t));
+
+    inaddr = ngx_inet_addr(host->data, host->len);
+
+    if (inaddr != INADDR_NONE) {
+        sa.sockaddr_in.sin_family = AF_INET;
+        sa.sockaddr_in.sin_addr.s_addr = inaddr;
+        socklen = sizeof(struct sockaddr_in);
+
+#if (NGX_HAVE_INET6)
+    } else if (ngx_inet6_addr(host->data, host->len, inet6) == NGX_OK) {
+        sa.sockaddr_in6.sin6_family = AF_INET6;
+        ngx_memcpy(sa.sockaddr_in6.sin6_addr.s6_addr, inet6, 16);
+        socklen = sizeof(struct sockaddr_in6);
+#endif
+
+    } else {
+        goto invalid;
+    }
+
+    ngx_inet_set_port(&sa.sockaddr, (in_port_t) n);
+
+    same = (node->socklen == socklen
+            && ngx_cmp_sockaddr(&node->sockaddr.sockaddr, socklen,
+                                &sa.sockaddr, socklen, 1)
+               == NGX_OK);
+
+    if (same && node->started) {
+        return;
+    }
+
+    ngx_memcpy(&node->sockaddr, &sa, socklen);
+    node->socklen = socklen;
+    node->name.data = node->text;
+    node->name.len = ngx_sock_ntop(&sa.sockaddr, socklen, node->text,
+                                   NGX_SOCKADDR_STRLEN, 1);
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "rooms redis: the master of \"%V\" is \"%V\" "
+                  "(sentinel \"%V\")", &ngx_http_rooms_rcf->sentinel,
+                  &node->name, &from->node->name);
+
+    if (!node->started) {
+        node->started = 1;
+    }
+
+    for (i = 0; i <= ngx_http_rooms_nconns; i++) {
+        conn = (i < ngx_http_rooms_nconns) ? &node->conns[i]
+                                           : &ngx_http_rooms_sub.conn;
+
+        if (conn->node == NULL) {
+            /* no subscription */
+            continue;
+        }
+
+        if (conn->state != NGX_HTTP_ROOMS_CLOSED) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "rooms redis: leaving the old master");
+            ngx_http_rooms_redis_drop(conn);
+        }
+
+        if (conn->reconnect.timer_set) {
+            ngx_del_timer(&conn->reconnect);
+        }
+
+        if (conn->log.handler == NULL) {
+            /* never started */
+            ngx_http_rooms_redis_start(conn);
+
+        } else if (ngx_http_rooms_redis_may_reconnect()) {
+            ngx_http_rooms_redis_connect(conn);
+        }
+    }
+
+    return;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: sentinel \"%V\" names \"%V:%V\" as the "
+                  "master, which is not an address (sentinel "
+                  "resolve-hostnames?)", &from->node->name, host, port);
+}
+
+
+/* what the sentinel's connection is sent unasked: +switch-master */
+
+static ngx_int_t
+ngx_http_rooms_redis_switch(ngx_http_rooms_conn_t *conn,
+    ngx_http_rooms_reply_t *rep)
+{
+    ngx_str_t                host, port;
+    rooms_switch_t           sw;
+    ngx_http_rooms_reply_t  *e;
+
+    e = rep->element;
+
+    if (rep->type != NGX_HTTP_ROOMS_REPLY_ARRAY || rep->elements < 3
+        || e[0].type != NGX_HTTP_ROOMS_REPLY_STRING)
+    {
+        goto invalid;
+    }
+
+    if (ngx_strcmp(e[0].str.data, "message") != 0) {
+        /* (un)subscribed */
+        return NGX_OK;
+    }
+
+    if (e[2].type != NGX_HTTP_ROOMS_REPLY_STRING) {
+        goto invalid;
+    }
+
+    if (rooms_switch_master_parse((char *) e[2].str.data, e[2].str.len, &sw)
+        != 0)
+    {
+        goto invalid;
+    }
+
+    if (sw.name.len != ngx_http_rooms_rcf->sentinel.len
+        || ngx_strncmp(sw.name.data, ngx_http_rooms_rcf->sentinel.data,
+                       sw.name.len)
+           != 0)
+    {
+        /* another master the sentinels watch */
+        return NGX_OK;
+    }
+
+    host.data = (u_char *) sw.new_host.data;
+    host.len = sw.new_host.len;
+    port.data = (u_char *) sw.new_port.data;
+    port.len = sw.new_port.len;
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "rooms redis: sentinel \"%V\": +switch-master %V",
+                  &conn->node->name, &e[2].str);
+
+    ngx_http_rooms_redis_master_at(&host, &port, conn);
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms redis: sentinel \"%V\" sent what is not a "
+                  "+switch-master message", &conn->node->name);
+
+    ngx_http_rooms_redis_drop(conn);
+    return NGX_ERROR;
+}
+
+
+/* the sentinels asked again who the master is, by a new connection */
+
+static void
+ngx_http_rooms_redis_ask_sentinel(void)
+{
+    if (ngx_http_rooms_sentinel.state != NGX_HTTP_ROOMS_CLOSED) {
+        ngx_http_rooms_redis_drop(&ngx_http_rooms_sentinel);
+    }
 }
 
 
@@ -1820,7 +3165,7 @@ ngx_http_rooms_redis_lost(ngx_http_rooms_conn_t *conn, char *what)
 
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "rooms redis: connection to \"%V\" lost: %s%s",
-                  &ngx_http_rooms_rcf->address, what, when);
+                  &conn->node->name, what, when);
 
     ngx_http_rooms_redis_failed(conn);
 }
@@ -1870,7 +3215,7 @@ ngx_http_rooms_redis_read_handler(ngx_event_t *rev)
         {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "rooms redis: reading from \"%V\" failed: %s",
-                          &ngx_http_rooms_rcf->address,
+                          &conn->node->name,
                           conn->reader->errstr);
             ngx_http_rooms_redis_unreadable(conn);
             return;
@@ -1908,7 +3253,7 @@ ngx_http_rooms_redis_replies(ngx_http_rooms_conn_t *conn)
         if (redisReaderGetReply(conn->reader, &reply) != REDIS_OK) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "rooms redis: \"%V\" sent what cannot be read: %s",
-                          &ngx_http_rooms_rcf->address,
+                          &conn->node->name,
                           conn->reader->errstr);
             ngx_http_rooms_redis_unreadable(conn);
             return NGX_ERROR;
@@ -1947,9 +3292,13 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
             return ngx_http_rooms_redis_push(conn, rep);
         }
 
+        if (conn->sentinel) {
+            return ngx_http_rooms_redis_switch(conn, rep);
+        }
+
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: \"%V\" sent a reply to no command",
-                      &rcf->address);
+                      &conn->node->name);
         ngx_http_rooms_redis_unreadable(conn);
         return NGX_ERROR;
     }
@@ -1976,6 +3325,14 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
                                                     rep->str.len));
     }
 
+    if (rcf->cluster && cmd->kind == NGX_HTTP_ROOMS_CMD_BATCH
+        && rep->type == NGX_HTTP_ROOMS_REPLY_ERROR
+        && ngx_http_rooms_redis_redirect(conn, cmd, rep) == NGX_OK)
+    {
+        /* sent elsewhere, or later */
+        return NGX_OK;
+    }
+
     kind = cmd->kind;
     b = cmd->batch;
     index = cmd->index;
@@ -1985,6 +3342,28 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
     switch (kind) {
 
     case NGX_HTTP_ROOMS_CMD_BATCH:
+
+        if (rcf->sentinel.len && rep->type == NGX_HTTP_ROOMS_REPLY_ERROR
+            && rep->str.len >= 8
+            && ngx_strncmp(rep->str.data, "READONLY", 8) == 0)
+        {
+            /* the master was demoted under us: its reply, then leave it */
+
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "rooms redis: \"%V\" is no longer the master of "
+                          "\"%V\", asking the sentinels again",
+                          &conn->node->name, &rcf->sentinel);
+
+            if (!b->done && b->ended) {
+                (void) ngx_http_rooms_redis_copy(b->pool, &b->replies[index],
+                                                 rep);
+            }
+
+            ngx_http_rooms_redis_settle(b);
+            ngx_http_rooms_redis_ask_sentinel();
+            ngx_http_rooms_redis_drop(conn);
+            return NGX_ERROR;
+        }
 
         if (!b->done && b->ended
             && ngx_http_rooms_redis_copy(b->pool, &b->replies[index], rep)
@@ -1996,6 +3375,70 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
         ngx_http_rooms_redis_settle(b);
         return NGX_OK;
 
+    case NGX_HTTP_ROOMS_CMD_SLOTS:
+
+        ngx_http_rooms_refreshing = 0;
+        ngx_http_rooms_redis_slots(conn, rep);
+        return NGX_OK;
+
+    case NGX_HTTP_ROOMS_CMD_ASKING:
+
+        /* the command after it says what happened */
+        return NGX_OK;
+
+    case NGX_HTTP_ROOMS_CMD_MASTER:
+
+        if (rep->type == NGX_HTTP_ROOMS_REPLY_ARRAY && rep->elements == 2
+            && rep->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING
+            && rep->element[1].type == NGX_HTTP_ROOMS_REPLY_STRING)
+        {
+            ngx_http_rooms_redis_master_at(&rep->element[0].str,
+                                           &rep->element[1].str, conn);
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: sentinel \"%V\" knows no master "
+                      "\"%V\"%s%V", &conn->node->name, &rcf->sentinel,
+                      rep->type == NGX_HTTP_ROOMS_REPLY_ERROR ? ": " : "",
+                      rep->type == NGX_HTTP_ROOMS_REPLY_ERROR
+                      ? &rep->str : &ngx_http_rooms_empty);
+        break;
+
+    case NGX_HTTP_ROOMS_CMD_SWITCH:
+
+        if (rep->type == NGX_HTTP_ROOMS_REPLY_ARRAY) {
+            ngx_http_rooms_redis_up(conn);
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: sentinel \"%V\" refused SUBSCRIBE "
+                      "+switch-master", &conn->node->name);
+        break;
+
+    case NGX_HTTP_ROOMS_CMD_ROLE:
+
+        if (rep->type == NGX_HTTP_ROOMS_REPLY_ARRAY && rep->elements > 0
+            && rep->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING
+            && ngx_strcmp(rep->element[0].str.data, "master") == 0)
+        {
+            return NGX_OK;
+        }
+
+        /* a demoted master: left at once, the sentinels asked again */
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "rooms redis: \"%V\" is not the master of \"%V\" "
+                      "(ROLE: %V), asking the sentinels again",
+                      &conn->node->name, &rcf->sentinel,
+                      rep->elements > 0
+                      && rep->element[0].type == NGX_HTTP_ROOMS_REPLY_STRING
+                      ? &rep->element[0].str : &rep->str);
+
+        ngx_http_rooms_redis_ask_sentinel();
+        break;
+
     case NGX_HTTP_ROOMS_CMD_AUTH:
 
         if (rep->type != NGX_HTTP_ROOMS_REPLY_ERROR) {
@@ -2006,7 +3449,7 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
 
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: \"%V\" refused AUTH%s%V%s: %V; "
-                      "reconnecting in %M ms", &rcf->address,
+                      "reconnecting in %M ms", &conn->node->name,
                       rcf->user.len ? " as user \"" : "", &rcf->user,
                       rcf->user.len ? "\"" : "", &rep->str, conn->backoff);
         break;
@@ -2024,7 +3467,7 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: subscribing to \"%V\" on \"%V\" "
                       "failed%s%V", &ngx_http_rooms_sub.channel,
-                      &rcf->address,
+                      &conn->node->name,
                       rep->type == NGX_HTTP_ROOMS_REPLY_ERROR ? ": " : "",
                       rep->type == NGX_HTTP_ROOMS_REPLY_ERROR
                       ? &rep->str : &ngx_http_rooms_empty);
@@ -2049,7 +3492,7 @@ ngx_http_rooms_redis_dispatch(ngx_http_rooms_conn_t *conn,
 
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "rooms redis: setting up \"%V\" failed (%s): %V",
-                      &rcf->address,
+                      &conn->node->name,
                       kind == NGX_HTTP_ROOMS_CMD_SELECT ? "SELECT"
                                                         : "SCRIPT LOAD",
                       &rep->str);
@@ -2103,7 +3546,7 @@ invalid:
 
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "rooms redis: \"%V\" sent the subscription what is not "
-                  "a message", &ngx_http_rooms_rcf->address);
+                  "a message", &conn->node->name);
 
     ngx_http_rooms_redis_unreadable(conn);
     return NGX_ERROR;
@@ -2143,7 +3586,7 @@ ngx_http_rooms_redis_resend(ngx_http_rooms_conn_t *conn,
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                   "rooms redis: \"%V\" no longer has script %s "
                   "(SCRIPT FLUSH, or a failover?): sent again with EVAL",
-                  &ngx_http_rooms_rcf->address, cmd->script->sha);
+                  &conn->node->name, cmd->script->sha);
 
     cmd->script = NULL;
     ngx_free(cmd->args);
@@ -2171,7 +3614,7 @@ ngx_http_rooms_redis_log_error(ngx_log_t *log, u_char *buf, size_t len)
 
     if (ngx_http_rooms_rcf != NULL) {
         p = ngx_snprintf(buf, len, ", rooms redis: \"%V\"",
-                         &ngx_http_rooms_rcf->address);
+                         &((ngx_http_rooms_conn_t *) log->data)->node->name);
     }
 
     return p;
@@ -2213,7 +3656,7 @@ ngx_http_rooms_redis_reserve(ngx_http_rooms_conn_t *conn, size_t size)
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "rooms redis: \"%V\" takes no more commands "
                           "(%uz bytes not sent yet)",
-                          &ngx_http_rooms_rcf->address, used);
+                          &conn->node->name, used);
             return NULL;
         }
 
@@ -2355,6 +3798,7 @@ ngx_http_rooms_redis_cmd_free(ngx_http_rooms_cmd_t *cmd)
         ngx_free(cmd->args);
     }
 
+
     if (cmd->heap) {
         ngx_free(cmd);
     }
@@ -2371,20 +3815,53 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
     ngx_http_rooms_script_t *script, ngx_uint_t nkeys, ngx_uint_t argc,
     ngx_str_t *argv)
 {
-    u_char                 *p, *rest, n[NGX_INT_T_LEN];
+    u_char                 *p, *first, *rest, n[NGX_INT_T_LEN];
     size_t                  size;
+    unsigned                slot;
+    ngx_str_t              *key, head[3];
     ngx_uint_t              total;
-    ngx_str_t               head[3];
     ngx_http_rooms_cmd_t   *cmd;
     ngx_http_rooms_conn_t  *conn;
 
-    conn = b->conn;
+    slot = 0;
 
-    if (b->failed || conn->state == NGX_HTTP_ROOMS_CLOSED
-        || conn->generation != b->generation)
-    {
-        b->failed = 1;
-        return NGX_ERROR;
+    if (ngx_http_rooms_rcf->cluster) {
+        /* to the node of its key's slot: the first key of a script */
+
+        if (b->failed) {
+            return NGX_ERROR;
+        }
+
+        key = (script != NULL) ? (nkeys ? &argv[0] : NULL)
+                               : (argc > 1 ? &argv[1] : NULL);
+
+        if (key != NULL) {
+            slot = rooms_slot_of_key((char *) key->data, key->len);
+        }
+
+        conn = ngx_http_rooms_redis_route(slot);
+
+        if (conn == NULL) {
+            ngx_log_error(NGX_LOG_ERR, b->log, 0,
+                          "rooms redis: no cluster node to send "
+                          "slot %ud to", slot);
+            b->failed = 1;
+            return NGX_ERROR;
+        }
+
+        if (b->conn == NULL) {
+            b->conn = conn;
+        }
+
+    } else {
+        conn = b->conn;
+
+        if (b->failed || conn->state == NGX_HTTP_ROOMS_CLOSED
+            || conn->generation != b->generation)
+        {
+            b->failed = 1;
+            return NGX_ERROR;
+        }
     }
 
     /*
@@ -2427,6 +3904,8 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
         goto failed;
     }
 
+    first = p;
+
     *p++ = '*';
     p = ngx_http_rooms_redis_decimal(p, total);
     *p++ = '\r';
@@ -2457,6 +3936,19 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
         cmd->argc = total;
     }
 
+    if (ngx_http_rooms_rcf->cluster) {
+        /* kept for a redirection, a retry */
+
+        cmd->raw_len = p - first;
+        cmd->raw = ngx_pnalloc(b->pool, cmd->raw_len);
+        if (cmd->raw == NULL) {
+            goto failed;
+        }
+
+        ngx_memcpy(cmd->raw, first, cmd->raw_len);
+        cmd->slot = slot;
+    }
+
     conn->last = p;
 
     cmd->batch = b;
@@ -2466,6 +3958,11 @@ ngx_http_rooms_redis_command(ngx_http_rooms_batch_t *b,
 
     b->ncmds++;
     b->pending++;
+
+    if (ngx_http_rooms_rcf->cluster) {
+        /* a batch may go to several nodes: each gets its part this turn */
+        ngx_http_rooms_redis_flush_later(conn);
+    }
 
     return NGX_OK;
 
@@ -2510,13 +4007,13 @@ ngx_http_rooms_redis_batch(ngx_log_t *log,
     ngx_http_rooms_conn_t   *conn, *c;
     ngx_http_rooms_batch_t  *b;
 
-    /* the next connection that is up; else one that is being set up */
+    /* a cluster's batch: each command goes to the node of its slot */
 
     conn = NULL;
-    n = ngx_http_rooms_nconns;
+    n = ngx_http_rooms_rcf->cluster ? 0 : ngx_http_rooms_nconns;
 
     for (i = 0; i < n; i++) {
-        c = &ngx_http_rooms_conns[ngx_http_rooms_next++ % n];
+        c = &ngx_http_rooms_nodes[0].conns[ngx_http_rooms_next++ % n];
 
         if (c->state == NGX_HTTP_ROOMS_UP) {
             conn = c;
@@ -2528,7 +4025,7 @@ ngx_http_rooms_redis_batch(ngx_log_t *log,
         }
     }
 
-    if (conn == NULL) {
+    if (conn == NULL && !ngx_http_rooms_rcf->cluster) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "rooms redis: no connection to \"%V\"",
                       &ngx_http_rooms_rcf->address);
@@ -2544,7 +4041,7 @@ ngx_http_rooms_redis_batch(ngx_log_t *log,
     b->handler = handler;
     b->data = data;
     b->conn = conn;
-    b->generation = conn->generation;
+    b->generation = conn ? conn->generation : 0;
     b->timer.handler = ngx_http_rooms_redis_batch_timeout;
     b->timer.data = b;
     b->timer.log = log;
@@ -2633,7 +4130,9 @@ ngx_http_rooms_redis_end(ngx_http_rooms_batch_t *b)
 
     ngx_add_timer(&b->timer, ngx_http_rooms_rcf->timeout);
 
-    ngx_http_rooms_redis_flush_later(b->conn);
+    if (!ngx_http_rooms_rcf->cluster) {
+        ngx_http_rooms_redis_flush_later(b->conn);
+    }
 
     return NGX_OK;
 }

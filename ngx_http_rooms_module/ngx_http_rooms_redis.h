@@ -10,8 +10,10 @@
  *
  * A batch is a run of commands sent together (pipelined, contiguously on
  * one connection, so a run of commands is never interleaved with another
- * batch's) with one callback once every reply is in, or once Redis cannot
- * answer: down, connection dropped, timeout.  A batch belongs to a request
+ * batch's; on a Redis Cluster, each command to the node of its key's slot,
+ * so that a batch may span nodes) with one callback once every reply is
+ * in, or once Redis cannot answer: down, connection dropped, timeout.
+ * Every command names its key first (argv[1], or a script's first key).  A batch belongs to a request
  * (its replies live in r->pool; if the request goes first, the batch is
  * abandoned and its replies dropped) or is detached (events, sessions: its
  * replies live in a pool of its own, destroyed when the handler returns).

@@ -193,10 +193,50 @@ sub _redis_connect {
     return $sock;
 }
 
+# Against a Redis Cluster (TEST_NGINX_REDIS_CLUSTER: the ports of its
+# nodes, blank-separated), database 0: a command with a key follows MOVED
+# from TEST_NGINX_REDIS_PORT; FLUSHDB, SCRIPT, KEYS and CLIENT go to every
+# master (KEYS' replies merged, CLIENT's joined).
+my %BROADCAST = map { $_ => 1 } qw(FLUSHDB FLUSHALL SCRIPT KEYS CLIENT);
+
 sub redis {
     my @cmd = @_;
-    my $port = $REDIS_PORT // $ENV{TEST_NGINX_REDIS_PORT}
-        // die "redis: TEST_NGINX_REDIS_PORT is not set\n";
+
+    return _redis_cluster(@cmd) if $ENV{TEST_NGINX_REDIS_CLUSTER};
+
+    return _redis_at($REDIS_PORT // $ENV{TEST_NGINX_REDIS_PORT}
+                     // die("redis: TEST_NGINX_REDIS_PORT is not set\n"),
+                     $REDIS_DB // 0, @cmd);
+}
+
+sub _redis_cluster {
+    my @cmd = @_;
+
+    if ($BROADCAST{uc $cmd[0]}) {
+        my @masters = grep {
+            my $role = eval { _redis_at($_, 0, 'ROLE') };
+            $role && $role->[0] eq 'master';
+        } split ' ', $ENV{TEST_NGINX_REDIS_CLUSTER};
+        my @r = map { _redis_at($_, 0, @cmd) } @masters;
+        return [ map { @$_ } @r ] if uc $cmd[0] eq 'KEYS';
+        return join '', @r if uc $cmd[0] eq 'CLIENT';
+        return $r[0];
+    }
+
+    my $port = $ENV{TEST_NGINX_REDIS_PORT};
+
+    for (1 .. 5) {
+        my $r = eval { _redis_at($port, 0, @cmd) };
+        return $r unless $@;
+        die $@ unless $@ =~ /^redis: (?:MOVED|ASK) \d+ [^:]*:(\d+)/;
+        $port = $1;
+    }
+
+    die "redis: redirected too often\n";
+}
+
+sub _redis_at {
+    my ($port, $db, @cmd) = @_;
     my $sock = _redis_connect($port);
     my $buf = '';
     my @auth = defined $ENV{TEST_NGINX_REDIS_USER}
@@ -204,7 +244,7 @@ sub redis {
            $ENV{TEST_NGINX_REDIS_PASSWORD} // '')
         : ();
     my $out = (@auth ? _resp_cmd(@auth) : '')
-              . _resp_cmd('SELECT', $REDIS_DB // 0) . _resp_cmd(@cmd);
+              . _resp_cmd('SELECT', $db) . _resp_cmd(@cmd);
     # TLS writes a record (16 KiB) at a time
     while (length $out) {
         my $n = syswrite $sock, $out;

@@ -192,16 +192,16 @@ rooms_redis unix:; #<
 EOF
 
 for p in foo=bar timeout=abc timeout=0 db=x db=65536 connections=0 \
-         connections=65 password= user= tls=on ssl
+         connections=65 password= user= tls=on ssl sentinel= cluster=yes
 do
     check "rooms_redis: bad parameter $p" fail mark \
-        "rooms_redis: invalid parameter \"$p\" (expected tls, user=..., password=..., db=N, timeout=TIME or connections=1..64)" <<EOF
+        "rooms_redis: invalid parameter \"$p\" (expected cluster, sentinel=NAME, tls, user=..., password=..., db=N, timeout=TIME or connections=1..64)" <<EOF
 rooms_redis 127.0.0.1:6379 db=1 $p; #<
 EOF
 done
 
 check "rooms_redis: tls twice" fail mark \
-    'rooms_redis: invalid parameter "tls" (expected tls, user=..., password=..., db=N, timeout=TIME or connections=1..64)' <<EOF
+    'rooms_redis: invalid parameter "tls" (expected cluster, sentinel=NAME, tls, user=..., password=..., db=N, timeout=TIME or connections=1..64)' <<EOF
 rooms_redis 127.0.0.1:6379 tls tls; #<
 EOF
 
@@ -227,6 +227,54 @@ server {
     $SRV
     rooms_redis 127.0.0.1:6379; #<
 }
+EOF
+
+check "rooms_redis: cluster twice" fail mark \
+    'rooms_redis: invalid parameter "cluster" (expected cluster, sentinel=NAME, tls, user=..., password=..., db=N, timeout=TIME or connections=1..64)' <<EOF
+rooms_redis 127.0.0.1:7000 cluster cluster; #<
+EOF
+
+check "rooms_redis: db= with cluster" fail mark \
+    'rooms_redis: "db=2" cannot be used with "cluster": a Redis Cluster has database 0 only' <<EOF
+rooms_redis 127.0.0.1:7000 127.0.0.1:7001 cluster db=2; #<
+EOF
+
+check "rooms_redis: db=0 with cluster, said anyway" fail mark \
+    'rooms_redis: "db=0" cannot be used with "cluster": a Redis Cluster has database 0 only' <<EOF
+rooms_redis 127.0.0.1:7000 db=0 cluster; #<
+EOF
+
+check "rooms_redis: several addresses, neither cluster nor sentinel" fail mark \
+    'rooms_redis: 2 addresses need "cluster" (seed nodes) or "sentinel=NAME" (sentinels)' <<EOF
+rooms_redis 127.0.0.1:7000 127.0.0.1:7001 timeout=1s; #<
+EOF
+
+check "rooms_redis: cluster and sentinel" fail mark \
+    'rooms_redis: "cluster" and "sentinel=rooms" exclude each other' <<EOF
+rooms_redis 127.0.0.1:7000 cluster sentinel=rooms; #<
+EOF
+
+check "rooms_redis: cluster with a unix socket" fail mark \
+    "rooms_redis: \"cluster\" needs TCP addresses, not \"unix:$WORK/redis.sock\"" <<EOF
+rooms_redis 127.0.0.1:7000 unix:$WORK/redis.sock cluster; #<
+EOF
+
+check "rooms_redis: a bad second address" fail mark \
+    'rooms_redis: invalid port in "127.0.0.1:x"' <<EOF
+rooms_redis 127.0.0.1:7000 127.0.0.1:x cluster; #<
+EOF
+
+check "rooms_redis: cluster, three seeds, every parameter" ok <<EOF
+rooms_redis 127.0.0.1:7000 127.0.0.1:7001 [::1]:7002 cluster user=rooms
+            password=secret timeout=2s connections=4;
+EOF
+
+check "rooms_redis: one seed with cluster" ok <<EOF
+rooms_redis 127.0.0.1:7000 cluster;
+EOF
+
+check "rooms_redis: sentinel=, two sentinels, db=" ok <<EOF
+rooms_redis 127.0.0.1:26379 127.0.0.1:26380 sentinel=rooms db=3 timeout=2s;
 EOF
 
 check "rooms_redis: no address" fail mark \
