@@ -29,6 +29,7 @@
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_sessions.h"
 #include "ngx_http_rooms_events.h"
+#include "ngx_http_rooms_metrics.h"
 #include "ngx_http_rooms_store.h"
 #include "rooms_id.h"
 #include "rooms_time.h"
@@ -49,7 +50,9 @@ typedef enum {
     NGX_HTTP_ROOMS_END_IDENTITY,
     NGX_HTTP_ROOMS_END_TOKEN,
     NGX_HTTP_ROOMS_END_REPLACED,
-    NGX_HTTP_ROOMS_END_KICKED
+    NGX_HTTP_ROOMS_END_KICKED,
+    NGX_HTTP_ROOMS_END_CLIENT,        /* not ended by the gateway: */
+    NGX_HTTP_ROOMS_END_UPSTREAM       /* known once the request is done */
 } ngx_http_rooms_end_e;
 
 
@@ -82,6 +85,7 @@ struct ngx_http_rooms_session_s {
     int64_t                       iat;
     int64_t                       seated;     /* µs, Redis' clock */
     int64_t                       ends_before; /* a kick or replacement */
+    uint64_t                      ending;     /* µs, monotonic: ended at */
     uint32_t                      hash;       /* of user */
     uint16_t                      len;
     u_char                        reason;     /* ngx_http_rooms_end_e */
@@ -90,6 +94,7 @@ struct ngx_http_rooms_session_s {
     unsigned                      sent:1;
     unsigned                      recheck:1;  /* a change came meanwhile */
     unsigned                      timed:1;    /* in the tree of ends */
+    unsigned                      started:1;  /* admitted: counted */
     u_char                        user[1];
 };
 
@@ -123,6 +128,7 @@ static void ngx_http_rooms_sessions_flush(ngx_event_t *ev);
 static void ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s,
     ngx_uint_t reason);
 static void ngx_http_rooms_sessions_remove(ngx_http_rooms_session_t *s);
+static ngx_uint_t ngx_http_rooms_sessions_why(ngx_http_rooms_session_t *s);
 static void ngx_http_rooms_sessions_until_handler(ngx_event_t *ev);
 static void ngx_http_rooms_sessions_event(ngx_http_rooms_event_e kind,
     uint64_t room, ngx_str_t *user, int64_t t);
@@ -141,7 +147,25 @@ static const char  *ngx_http_rooms_end_names[] = {
     "identity deleted",
     "token expired",
     "replaced",
-    "kicked"
+    "kicked",
+    "client closed",
+    "upstream closed"
+};
+
+/* rooms_sessions_ended_total's reason of each */
+static ngx_http_rooms_session_end_e  ngx_http_rooms_end_metrics[] = {
+    NGX_HTTP_ROOMS_SESSION_REASONS,
+    NGX_HTTP_ROOMS_SESSION_REMOVED,
+    NGX_HTTP_ROOMS_SESSION_ROLE_CHANGED,
+    NGX_HTTP_ROOMS_SESSION_ROOM_DELETED,
+    NGX_HTTP_ROOMS_SESSION_ROOM_EXPIRED,
+    NGX_HTTP_ROOMS_SESSION_REVOKED,
+    NGX_HTTP_ROOMS_SESSION_IDENTITY_DELETED,
+    NGX_HTTP_ROOMS_SESSION_TOKEN_EXPIRED,
+    NGX_HTTP_ROOMS_SESSION_REPLACED,
+    NGX_HTTP_ROOMS_SESSION_KICKED,
+    NGX_HTTP_ROOMS_SESSION_CLIENT_CLOSED,
+    NGX_HTTP_ROOMS_SESSION_UPSTREAM_CLOSED
 };
 
 
@@ -530,10 +554,112 @@ ngx_http_rooms_sessions_unrelease(ngx_http_rooms_room_t *room, u_char *user,
 }
 
 
+/*
+ * A session's start or end on the change feed, if any: in a batch nobody
+ * waits for, so that neither admission nor a close ever waits for it
+ */
+
+static void
+ngx_http_rooms_sessions_feed(ngx_http_rooms_session_t *s, const char *type,
+    const char *role, const char *reason)
+{
+    ngx_str_t                     user;
+    ngx_int_t                     rc;
+    ngx_pool_t                   *pool;
+    ngx_http_rooms_batch_t       *b;
+    ngx_http_rooms_feed_event_t   ev;
+
+    if (!ngx_http_rooms_events_feed_on()) {
+        return;
+    }
+
+    user.data = s->user;
+    user.len = s->len;
+
+    ngx_memzero(&ev, sizeof(ngx_http_rooms_feed_event_t));
+    ev.type = type;
+    ev.room = &s->room->id;
+    ev.user = &user;
+    ev.role = role;
+    ev.gateway = &ngx_http_rooms_smcf->gateway;
+    ev.reason = reason;
+
+    b = ngx_http_rooms_redis_begin_detached(ngx_cycle->log, NULL, NULL);
+    if (b == NULL) {
+        goto failed;
+    }
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        ngx_http_rooms_redis_abort(b);
+        goto failed;
+    }
+
+    rc = ngx_http_rooms_events_feed(b, pool, &ev, 1);
+
+    ngx_destroy_pool(pool);
+
+    if (rc != NGX_OK) {
+        ngx_http_rooms_redis_abort(b);
+        goto failed;
+    }
+
+    if (ngx_http_rooms_redis_end(b) == NGX_OK) {
+        return;
+    }
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms session: room \"%V\" user \"%*s\": %s, but not on "
+                  "the events stream", &s->room->id, (size_t) s->len, s->user,
+                  type);
+}
+
+
+/* admitted: counted, and told */
+
+static void
+ngx_http_rooms_sessions_started(ngx_http_rooms_session_t *s, ngx_int_t role)
+{
+    s->started = 1;
+
+    ngx_http_rooms_metrics_session_started();
+    ngx_http_rooms_sessions_feed(s, "session.started", rooms_role_name(role),
+                                 NULL);
+}
+
+
+/* once for each session started, when its request is done */
+
+static void
+ngx_http_rooms_sessions_ended(ngx_http_rooms_session_t *s, ngx_uint_t why)
+{
+    uint64_t  now;
+
+    s->started = 0;
+
+    ngx_http_rooms_metrics_session_ended(ngx_http_rooms_end_metrics[why]);
+
+    if (s->ending) {
+        now = ngx_http_rooms_metrics_now();
+        ngx_http_rooms_metrics_session_close(now > s->ending
+                                             ? now - s->ending : 0);
+    }
+
+    ngx_http_rooms_sessions_feed(s, "session.ended", NULL,
+                                 ngx_http_rooms_end_names[why]);
+}
+
+
 static void
 ngx_http_rooms_sessions_gone(void *data)
 {
     ngx_http_rooms_session_t  *s = data;
+
+    if (s->started) {
+        ngx_http_rooms_sessions_ended(s, ngx_http_rooms_sessions_why(s));
+    }
 
     s->request = NULL;
     s->ctx = NULL;
@@ -721,6 +847,7 @@ ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s, ngx_uint_t reason)
     }
 
     s->reason = (u_char) reason;
+    s->ending = ngx_http_rooms_metrics_now();
 
     c = s->request->connection;
 
@@ -1003,6 +1130,8 @@ ngx_http_rooms_sessions_seated(ngx_http_rooms_session_t *s,
     s->seating = 0;
     s->seated = seat.now;
     s->ctx->role = seat.role;
+
+    ngx_http_rooms_sessions_started(s, seat.role);
 
     if (room->until != seat.until || !room->until_ev.timer_set) {
         ngx_http_rooms_sessions_until_arm(room, seat.until);
@@ -2051,8 +2180,9 @@ ngx_http_rooms_sessions_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_rooms_sessions_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_queue_t            *q;
-    ngx_http_rooms_room_t  *room;
+    ngx_queue_t               *q, *sq;
+    ngx_http_rooms_room_t     *room;
+    ngx_http_rooms_session_t  *s;
 
     if (ngx_http_rooms_smcf == NULL) {
         return;
@@ -2085,6 +2215,26 @@ ngx_http_rooms_sessions_exit_process(ngx_cycle_t *cycle)
         if (room->flush.posted) {
             ngx_delete_posted_event(&room->flush);
         }
+
+        /*
+         * sessions still open when nginx stops (not after a graceful
+         * reload or quit: their requests are done by now) end here for
+         * the metrics, as their requests' cleanups will never run; the
+         * feed hears of them no more than Redis does of their seats
+         */
+
+        for (sq = ngx_queue_head(&room->sessions);
+             sq != ngx_queue_sentinel(&room->sessions);
+             sq = ngx_queue_next(sq))
+        {
+            s = ngx_queue_data(sq, ngx_http_rooms_session_t, queue);
+
+            if (s->started) {
+                s->started = 0;
+                ngx_http_rooms_metrics_session_ended(
+                                           NGX_HTTP_ROOMS_SESSION_SHUTDOWN);
+            }
+        }
     }
 
     ngx_http_rooms_smcf = NULL;
@@ -2098,31 +2248,37 @@ const char *
 ngx_http_rooms_sessions_end_reason(ngx_http_request_t *r,
     ngx_http_rooms_session_t *s)
 {
-    ngx_connection_t  *c;
-
     if (s == NULL) {
         return NULL;
     }
 
-    if (s->reason) {
-        return ngx_http_rooms_end_names[s->reason];
-    }
-
-    /* not ended by a change: known once the request is done */
-
-    r = r->main;
-
-    if (r->count) {
+    if (!s->reason && r->main->count) {
+        /* not ended by a change: known once the request is done */
         return NULL;
     }
 
-    c = r->connection;
+    return ngx_http_rooms_end_names[ngx_http_rooms_sessions_why(s)];
+}
 
-    if (c->error || c->read->eof || c->read->error) {
-        return "client closed";
+
+/* why a session whose request is done ended */
+
+static ngx_uint_t
+ngx_http_rooms_sessions_why(ngx_http_rooms_session_t *s)
+{
+    ngx_connection_t  *c;
+
+    if (s->reason) {
+        return s->reason;
     }
 
-    return "upstream closed";
+    c = s->request->connection;
+
+    if (c->error || c->read->eof || c->read->error) {
+        return NGX_HTTP_ROOMS_END_CLIENT;
+    }
+
+    return NGX_HTTP_ROOMS_END_UPSTREAM;
 }
 
 
