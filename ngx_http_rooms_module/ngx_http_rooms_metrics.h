@@ -136,7 +136,7 @@ void ngx_http_rooms_metrics_redis_up(ngx_uint_t up);
 /*
  * Live sessions: one admitted; one ended, and why (exactly once for each
  * one started: rooms_sessions is their difference); the time from the
- * gateway's decision to end a session to its request's end
+ * gateway hearing of what ends a session to its request's end
  */
 void ngx_http_rooms_metrics_session_started(void);
 void ngx_http_rooms_metrics_session_ended(ngx_http_rooms_session_end_e why);

@@ -65,6 +65,7 @@ typedef struct {
     ngx_event_t                   flush;      /* posted: a batch to send */
     ngx_event_t                   until_ev;
     int64_t                       until;      /* µs; 0: not known yet */
+    uint64_t                      heard;      /* the check's first change */
     ngx_str_t                     id;
     u_char                        id_buf[ROOMS_ID_MAX_LEN];
     unsigned                      busy:1;     /* a batch is out */
@@ -99,9 +100,13 @@ struct ngx_http_rooms_session_s {
 };
 
 
-/* a user whose seat goes back, waiting for its room's next batch */
+/*
+ * a user whose seat goes back, waiting for its room's next batch; or a
+ * user whose record is read again after a change, heard at "heard"
+ */
 typedef struct {
     ngx_queue_t                   queue;
+    uint64_t                      heard;
     size_t                        len;
     u_char                        data[1];
 } ngx_http_rooms_release_t;
@@ -118,6 +123,7 @@ typedef struct {
     ngx_uint_t                    nseats;
     ngx_str_t                    *checked;    /* copies: distinct users */
     ngx_uint_t                    nchecked;
+    uint64_t                      heard;      /* the room's, for the check */
     unsigned                      check:1;
     unsigned                      check_users:1;
 } ngx_http_rooms_work_t;
@@ -126,7 +132,7 @@ typedef struct {
 static void ngx_http_rooms_sessions_schedule(ngx_http_rooms_room_t *room);
 static void ngx_http_rooms_sessions_flush(ngx_event_t *ev);
 static void ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s,
-    ngx_uint_t reason);
+    ngx_uint_t reason, uint64_t heard);
 static void ngx_http_rooms_sessions_remove(ngx_http_rooms_session_t *s);
 static ngx_uint_t ngx_http_rooms_sessions_why(ngx_http_rooms_session_t *s);
 static void ngx_http_rooms_sessions_until_handler(ngx_event_t *ev);
@@ -771,7 +777,7 @@ ngx_http_rooms_sessions_ends_handler(ngx_event_t *ev)
         ngx_rbtree_delete(&ngx_http_rooms_ends, min);
         s->timed = 0;
 
-        ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_TOKEN);
+        ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_TOKEN, 0);
     }
 
     ngx_http_rooms_sessions_ends_arm();
@@ -819,7 +825,7 @@ ngx_http_rooms_sessions_until_handler(ngx_event_t *ev)
         next = ngx_queue_next(q);
         s = ngx_queue_data(q, ngx_http_rooms_session_t, queue);
 
-        ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_EXPIRED);
+        ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_EXPIRED, 0);
     }
 }
 
@@ -829,10 +835,13 @@ ngx_http_rooms_sessions_until_handler(ngx_event_t *ev)
  * closes connections, from the posted read event, so that nginx's own
  * handler terminates the request with the reference it takes.  The first
  * reason stays.  A session still waiting for its seat ends once it has it.
+ * heard: when the change that ends it was heard (the metrics' clock), 0
+ * for now, for rooms_session_close_seconds.
  */
 
 static void
-ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s, ngx_uint_t reason)
+ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s, ngx_uint_t reason,
+    uint64_t heard)
 {
     ngx_connection_t  *c;
 
@@ -847,7 +856,7 @@ ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s, ngx_uint_t reason)
     }
 
     s->reason = (u_char) reason;
-    s->ending = ngx_http_rooms_metrics_now();
+    s->ending = heard ? heard : ngx_http_rooms_metrics_now();
 
     c = s->request->connection;
 
@@ -998,7 +1007,7 @@ ngx_http_rooms_sessions_replaced(ngx_http_rooms_session_t *s, int64_t now)
         if (o != s && !o->seating && o->seated < now && o->hash == s->hash
             && o->len == s->len && ngx_memcmp(o->user, s->user, s->len) == 0)
         {
-            ngx_http_rooms_sessions_end(o, NGX_HTTP_ROOMS_END_REPLACED);
+            ngx_http_rooms_sessions_end(o, NGX_HTTP_ROOMS_END_REPLACED, 0);
         }
     }
 
@@ -1168,7 +1177,7 @@ ngx_http_rooms_sessions_seated(ngx_http_rooms_session_t *s,
     pending = (s->ends_before > s->seated) ? s->pending : 0;
 
     if (pending) {
-        ngx_http_rooms_sessions_end(s, pending);
+        ngx_http_rooms_sessions_end(s, pending, 0);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
@@ -1201,6 +1210,7 @@ ngx_http_rooms_sessions_checked(ngx_http_rooms_work_t *w,
                              * sizeof(ngx_http_rooms_seat_check_t));
     if (c == NULL) {
         room->check = 1;
+        room->heard = room->heard ? room->heard : w->heard;
         room->failed = 1;
         return;
     }
@@ -1214,6 +1224,7 @@ ngx_http_rooms_sessions_checked(ngx_http_rooms_work_t *w,
         /* asked again with the next batch */
         room->check = 1;
         room->check_users |= w->check_users;
+        room->heard = room->heard ? room->heard : w->heard;
         room->failed = 1;
         return;
     }
@@ -1245,12 +1256,13 @@ ngx_http_rooms_sessions_checked(ngx_http_rooms_work_t *w,
         if (rc == NGX_DECLINED) {
             reason = (room->until && now >= room->until)
                      ? NGX_HTTP_ROOMS_END_EXPIRED : NGX_HTTP_ROOMS_END_DELETED;
-            ngx_http_rooms_sessions_end(s, reason);
+            ngx_http_rooms_sessions_end(s, reason, w->heard);
             continue;
         }
 
         if (now < from || now >= until) {
-            ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_EXPIRED);
+            ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_EXPIRED,
+                                        w->heard);
             continue;
         }
 
@@ -1299,7 +1311,7 @@ ngx_http_rooms_sessions_checked(ngx_http_rooms_work_t *w,
         }
 
         if (reason != NGX_HTTP_ROOMS_END_NONE) {
-            ngx_http_rooms_sessions_end(s, reason);
+            ngx_http_rooms_sessions_end(s, reason, w->heard);
 
         } else {
             s->ctx->role = c[i].role;
@@ -1526,6 +1538,7 @@ ngx_http_rooms_sessions_flush(ngx_event_t *ev)
         room->check = 0;
         room->check_users = 0;
         room->restore = 0;
+        room->heard = 0;
     }
 
     if (nseats == 0 && ngx_queue_empty(&room->releases) && !room->check
@@ -1658,8 +1671,10 @@ ngx_http_rooms_sessions_flush(ngx_event_t *ev)
     if (room->check) {
         w->check = 1;
         w->check_users = room->check_users;
+        w->heard = room->heard;
         room->check = 0;
         room->check_users = 0;
+        room->heard = 0;
 
         if (ngx_http_rooms_sessions_users(w) != NGX_OK
             || ngx_http_rooms_store_seats_check(b, pool, &room->id,
@@ -1883,6 +1898,7 @@ ngx_http_rooms_sessions_user_read(ngx_http_request_t *r, void *data,
             if (rec.revoked < 0) {
                 room->check = 1;
                 room->check_users = 1;
+                room->heard = room->heard ? room->heard : u->heard;
                 ngx_http_rooms_sessions_schedule(room);
                 continue;
             }
@@ -1897,7 +1913,7 @@ ngx_http_rooms_sessions_user_read(ngx_http_request_t *r, void *data,
             }
 
             if (reason != NGX_HTTP_ROOMS_END_NONE) {
-                ngx_http_rooms_sessions_end(s, reason);
+                ngx_http_rooms_sessions_end(s, reason, u->heard);
             }
         }
     }
@@ -1955,6 +1971,7 @@ ngx_http_rooms_sessions_user_event(ngx_str_t *user)
         return;
     }
 
+    u->heard = ngx_http_rooms_metrics_now();
     u->len = user->len;
     ngx_memcpy(u->data, user->data, user->len);
 
@@ -2016,6 +2033,10 @@ ngx_http_rooms_sessions_room_event(ngx_http_rooms_room_t *room,
     }
 
     if (room->check) {
+        if (room->heard == 0) {
+            room->heard = ngx_http_rooms_metrics_now();
+        }
+
         ngx_http_rooms_sessions_schedule(room);
     }
 }
@@ -2053,7 +2074,7 @@ ngx_http_rooms_sessions_seat_event(ngx_http_rooms_room_t *room,
         }
 
         if (s->seated < t) {
-            ngx_http_rooms_sessions_end(s, reason);
+            ngx_http_rooms_sessions_end(s, reason, 0);
         }
     }
 }
