@@ -580,6 +580,43 @@ function pct(a, p) {
   return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p / 100))];
 }
 
+// workers stopped (SIGTERM: nginx -s stop's signal) with sessions open:
+// their cleanups never run, so exit_process ends them as shutdown
+scenarios.shutdown = async () => {
+  const u = [newUser(), newUser(), newUser()];
+  const p = {};
+  u.forEach((x) => (p[x] = "Attendee"));
+  const room = await createRoom(p);
+  const { m: m0 } = await metrics("b");
+  const base = m0.rooms_sessions;
+  const s = [];
+  for (const x of u) s.push(await wsJoin("b", `/ws/${room}`, x));
+  check(s.every((x) => x.status === 101) && (await gaugeIs("b", base + 3)).ok,
+        "3 sessions on gateway B");
+  const master = readFileSync(`${DIR}/b/nginx.pid`, "utf8").trim();
+  const pids = execFileSync("pgrep", ["-P", master], { encoding: "utf8" }).trim().split("\n").map(Number);
+  for (const pid of pids) process.kill(pid, "SIGTERM");
+  check(await waitFor(() => s.every((x) => x.closed), 3000), "stopping B's workers closes the sessions");
+  const respawned = await waitFor(() => {
+    const now = execFileSync("pgrep", ["-P", master], { encoding: "utf8" }).trim().split("\n").map(Number);
+    return now.length === pids.length && !now.some((x) => pids.includes(x));
+  }, 3000);
+  check(respawned, "the master starts new workers");
+  const g = await gaugeIs("b", base);
+  check(g.ok, "rooms_sessions: the stopped workers' sessions are no longer counted", `${g.last}, want ${base}`);
+  const { m: m1 } = await metrics("b");
+  check(ended(m1, "shutdown") - ended(m0, "shutdown") === 3 && endedAll(m1) - endedAll(m0) === 3,
+        'rooms_sessions_ended_total{reason="shutdown"} +3, and nothing else',
+        `${ended(m0, "shutdown")} -> ${ended(m1, "shutdown")}`);
+  check(m1.rooms_session_close_seconds_count === m0.rooms_session_close_seconds_count,
+        "no close time for sessions nginx stopped");
+  await sleep(300);
+  const ev = feed(room);
+  check(ev.filter((e) => e.type === "session.started").length === 3
+        && !ev.some((e) => e.type === "session.ended"),
+        "the feed: their starts, and no end from a stopped worker", `${ev.length} events`);
+};
+
 scenarios.killed = async () => {
   const users = [newUser(), newUser(), newUser(), newUser()];
   const p = {};
@@ -710,7 +747,7 @@ scenarios.reload = async () => {
 const all = MODE === "valgrind"
   ? ["accounting", "basic", "removed", "deleted", "revoked", "token", "replaced", "kicked", "missed"]
   : ["accounting", "basic", "removed", "deleted", "expired", "revoked", "token", "replaced", "kicked",
-     "listing", "missed", "killed", "cap", "reload"];
+     "listing", "missed", "shutdown", "killed", "cap", "reload"];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 const t0 = Date.now();
 
