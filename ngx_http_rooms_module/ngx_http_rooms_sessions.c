@@ -19,6 +19,9 @@
  * c->close and c->error set, the read event posted, so that the request
  * is terminated by nginx's own handler, with the reference it takes; the
  * session leaves the registry in its request's pool cleanup.
+ *
+ * A session starts once its seat is granted and ends once, in that
+ * cleanup: both are counted in the metrics and told on the change feed.
  */
 
 
@@ -575,7 +578,7 @@ ngx_http_rooms_sessions_feed(ngx_http_rooms_session_t *s, const char *type,
     ngx_http_rooms_batch_t       *b;
     ngx_http_rooms_feed_event_t   ev;
 
-    if (!ngx_http_rooms_events_feed_on()) {
+    if (!ngx_http_rooms_events_feed_on() || ngx_http_rooms_smcf == NULL) {
         return;
     }
 
