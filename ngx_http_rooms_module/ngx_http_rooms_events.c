@@ -281,6 +281,13 @@ ngx_http_rooms_events_json(ngx_http_rooms_feed_event_t *ev, int64_t now)
         || (ev->revoked != 0
             && json_object_set_new(o, "revokedBefore",
                       ngx_http_rooms_events_time(ev->revoked * 1000000))
+               != 0)
+        || (ev->gateway != NULL
+            && json_object_set_new(o, "gateway",
+                                   ngx_http_rooms_events_id(ev->gateway))
+               != 0)
+        || (ev->reason != NULL
+            && json_object_set_new(o, "reason", json_string(ev->reason))
                != 0))
     {
         json_decref(o);

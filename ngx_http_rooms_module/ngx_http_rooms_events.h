@@ -18,7 +18,8 @@
  * appended to a Redis Stream as a typed JSON event for the media cluster,
  * once the change's reply says it was made and before the API answers,
  * in a batch of its own: the stream is one key, in no script with the
- * keys of a room or a user.
+ * keys of a room or a user.  Live sessions append their starts and ends
+ * there too, each in a batch nobody waits for.
  */
 
 
@@ -43,6 +44,8 @@ typedef struct {
     const char                *previous;   /* previousRole, NULL: none */
     rooms_room_t              *window;     /* room.created, room.updated */
     int64_t                    revoked;    /* revokedBefore (s), 0: none */
+    ngx_str_t                 *gateway;    /* session.*, NULL: none */
+    const char                *reason;     /* session.ended, NULL: none */
 } ngx_http_rooms_feed_event_t;
 
 

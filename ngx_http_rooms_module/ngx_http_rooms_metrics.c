@@ -35,7 +35,7 @@
 #define NGX_HTTP_ROOMS_VERSION            "0.1.0"   /* debian/changelog */
 
 #define NGX_HTTP_ROOMS_METRICS_MAGIC      0x524d4554      /* "RMET" */
-#define NGX_HTTP_ROOMS_METRICS_LAYOUT     1
+#define NGX_HTTP_ROOMS_METRICS_LAYOUT     2
 #define NGX_HTTP_ROOMS_METRICS_SLOTS      32
 
 #define NGX_HTTP_ROOMS_METRICS_ZONE       "ngx_http_rooms_metrics"
@@ -177,9 +177,11 @@ static ngx_http_rooms_metrics_name_t  ngx_http_rooms_metrics_kinds[] = {
     { NULL, "other" }
 };
 
+/* $rooms_session_end's values in snake_case, in the order of the enum */
 static const char  *ngx_http_rooms_metrics_ends[] = {
-    "closed", "removed", "role_changed", "room_deleted", "room_ended",
-    "revoked", "identity_deleted", "token_expired", "shutdown", "other"
+    "removed", "role_changed", "room_deleted", "room_expired", "revoked",
+    "identity_deleted", "token_expired", "replaced", "kicked",
+    "client_closed", "upstream_closed", "shutdown"
 };
 
 /* upper bounds in microseconds, the last one +Inf */
@@ -786,7 +788,7 @@ static u_char *
 ngx_http_rooms_metrics_write(u_char *p, u_char *last,
     ngx_http_rooms_main_conf_t *rmcf)
 {
-    uint64_t                        n;
+    uint64_t                        n, ended;
     const char                     *result;
     ngx_uint_t                      i, j;
     ngx_http_rooms_metrics_sh_t    *sh;
@@ -975,16 +977,27 @@ ngx_http_rooms_metrics_write(u_char *p, u_char *last,
     /* live sessions, once the configuration has them */
 
     if (mcf->sessions) {
-        n = ngx_http_rooms_metrics_total(sh, sessions_started);
+        /*
+         * started less ended, over every slot: the sessions of old workers
+         * still draining after a reload included.  The ends are read
+         * first: a session that starts and ends meanwhile is then counted
+         * in neither or in started alone, never in ended alone.  A zone
+         * started anew under old workers' live sessions would go below 0.
+         */
+
+        ended = 0;
 
         for (i = 0; i < NGX_HTTP_ROOMS_SESSION_REASONS; i++) {
-            n -= ngx_http_rooms_metrics_sum(sh,
+            ended += ngx_http_rooms_metrics_sum(sh,
                                 ngx_http_rooms_metrics_off(sessions_ended[i]));
         }
 
+        n = ngx_http_rooms_metrics_total(sh, sessions_started);
+        n = (n > ended) ? n - ended : 0;
+
         p = ngx_http_rooms_metrics_head(p, last, "rooms_sessions", "gauge",
                                         "Live sessions.");
-        p = ngx_slprintf(p, last, "rooms_sessions %L\n", (int64_t) n);
+        p = ngx_slprintf(p, last, "rooms_sessions %uL\n", n);
 
         p = ngx_http_rooms_metrics_head(p, last,
                                         "rooms_sessions_ended_total",

@@ -63,18 +63,20 @@ typedef enum {
 } ngx_http_rooms_redis_error_e;
 
 
-/* rooms_sessions_ended_total{reason} */
+/* rooms_sessions_ended_total{reason}: $rooms_session_end's, and shutdown */
 typedef enum {
-    NGX_HTTP_ROOMS_SESSION_CLOSED = 0,    /* by the client or upstream */
-    NGX_HTTP_ROOMS_SESSION_REMOVED,       /* participant removed */
+    NGX_HTTP_ROOMS_SESSION_REMOVED = 0,   /* participant removed */
     NGX_HTTP_ROOMS_SESSION_ROLE_CHANGED,
     NGX_HTTP_ROOMS_SESSION_ROOM_DELETED,
-    NGX_HTTP_ROOMS_SESSION_ROOM_ENDED,    /* past the room's validUntil */
+    NGX_HTTP_ROOMS_SESSION_ROOM_EXPIRED,  /* past the room's validUntil */
     NGX_HTTP_ROOMS_SESSION_REVOKED,       /* the user's tokens revoked */
     NGX_HTTP_ROOMS_SESSION_IDENTITY_DELETED,
     NGX_HTTP_ROOMS_SESSION_TOKEN_EXPIRED,
-    NGX_HTTP_ROOMS_SESSION_SHUTDOWN,      /* nginx stopped or reloaded */
-    NGX_HTTP_ROOMS_SESSION_OTHER,
+    NGX_HTTP_ROOMS_SESSION_REPLACED,
+    NGX_HTTP_ROOMS_SESSION_KICKED,
+    NGX_HTTP_ROOMS_SESSION_CLIENT_CLOSED,
+    NGX_HTTP_ROOMS_SESSION_UPSTREAM_CLOSED,
+    NGX_HTTP_ROOMS_SESSION_SHUTDOWN,      /* still open when nginx stopped */
     NGX_HTTP_ROOMS_SESSION_REASONS
 } ngx_http_rooms_session_end_e;
 
@@ -132,8 +134,9 @@ void ngx_http_rooms_metrics_redis_reconnect(void);
 void ngx_http_rooms_metrics_redis_up(ngx_uint_t up);
 
 /*
- * Live sessions: one started; one ended, and why; the time from the
- * change that ended a session to its connection being closed
+ * Live sessions: one admitted; one ended, and why (exactly once for each
+ * one started: rooms_sessions is their difference); the time from the
+ * gateway hearing of what ends a session to its request's end
  */
 void ngx_http_rooms_metrics_session_started(void);
 void ngx_http_rooms_metrics_session_ended(ngx_http_rooms_session_end_e why);

@@ -500,6 +500,10 @@ ngx_http_rooms_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             rmcf = ngx_http_conf_get_module_main_conf(cf,
                                                       ngx_http_rooms_module);
             rmcf->sessions = 1;
+
+            if (ngx_http_rooms_metrics_sessions_on(cf) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
         }
     }
 

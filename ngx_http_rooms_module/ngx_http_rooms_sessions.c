@@ -19,6 +19,9 @@
  * c->close and c->error set, the read event posted, so that the request
  * is terminated by nginx's own handler, with the reference it takes; the
  * session leaves the registry in its request's pool cleanup.
+ *
+ * A session starts once its seat is granted and ends once, in that
+ * cleanup: both are counted in the metrics and told on the change feed.
  */
 
 
@@ -29,6 +32,7 @@
 #include "ngx_http_rooms_module.h"
 #include "ngx_http_rooms_sessions.h"
 #include "ngx_http_rooms_events.h"
+#include "ngx_http_rooms_metrics.h"
 #include "ngx_http_rooms_store.h"
 #include "rooms_id.h"
 #include "rooms_time.h"
@@ -49,7 +53,9 @@ typedef enum {
     NGX_HTTP_ROOMS_END_IDENTITY,
     NGX_HTTP_ROOMS_END_TOKEN,
     NGX_HTTP_ROOMS_END_REPLACED,
-    NGX_HTTP_ROOMS_END_KICKED
+    NGX_HTTP_ROOMS_END_KICKED,
+    NGX_HTTP_ROOMS_END_CLIENT,        /* not ended by the gateway: */
+    NGX_HTTP_ROOMS_END_UPSTREAM       /* known once the request is done */
 } ngx_http_rooms_end_e;
 
 
@@ -62,6 +68,7 @@ typedef struct {
     ngx_event_t                   flush;      /* posted: a batch to send */
     ngx_event_t                   until_ev;
     int64_t                       until;      /* µs; 0: not known yet */
+    uint64_t                      heard;      /* the check's first change */
     ngx_str_t                     id;
     u_char                        id_buf[ROOMS_ID_MAX_LEN];
     unsigned                      busy:1;     /* a batch is out */
@@ -82,6 +89,7 @@ struct ngx_http_rooms_session_s {
     int64_t                       iat;
     int64_t                       seated;     /* µs, Redis' clock */
     int64_t                       ends_before; /* a kick or replacement */
+    uint64_t                      ending;     /* µs, monotonic: ended at */
     uint32_t                      hash;       /* of user */
     uint16_t                      len;
     u_char                        reason;     /* ngx_http_rooms_end_e */
@@ -90,13 +98,18 @@ struct ngx_http_rooms_session_s {
     unsigned                      sent:1;
     unsigned                      recheck:1;  /* a change came meanwhile */
     unsigned                      timed:1;    /* in the tree of ends */
+    unsigned                      started:1;  /* admitted: counted */
     u_char                        user[1];
 };
 
 
-/* a user whose seat goes back, waiting for its room's next batch */
+/*
+ * a user whose seat goes back, waiting for its room's next batch; or a
+ * user whose record is read again after a change, heard at "heard"
+ */
 typedef struct {
     ngx_queue_t                   queue;
+    uint64_t                      heard;
     size_t                        len;
     u_char                        data[1];
 } ngx_http_rooms_release_t;
@@ -113,6 +126,7 @@ typedef struct {
     ngx_uint_t                    nseats;
     ngx_str_t                    *checked;    /* copies: distinct users */
     ngx_uint_t                    nchecked;
+    uint64_t                      heard;      /* the room's, for the check */
     unsigned                      check:1;
     unsigned                      check_users:1;
 } ngx_http_rooms_work_t;
@@ -121,8 +135,9 @@ typedef struct {
 static void ngx_http_rooms_sessions_schedule(ngx_http_rooms_room_t *room);
 static void ngx_http_rooms_sessions_flush(ngx_event_t *ev);
 static void ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s,
-    ngx_uint_t reason);
+    ngx_uint_t reason, uint64_t heard);
 static void ngx_http_rooms_sessions_remove(ngx_http_rooms_session_t *s);
+static ngx_uint_t ngx_http_rooms_sessions_why(ngx_http_rooms_session_t *s);
 static void ngx_http_rooms_sessions_until_handler(ngx_event_t *ev);
 static void ngx_http_rooms_sessions_event(ngx_http_rooms_event_e kind,
     uint64_t room, ngx_str_t *user, int64_t t);
@@ -141,7 +156,25 @@ static const char  *ngx_http_rooms_end_names[] = {
     "identity deleted",
     "token expired",
     "replaced",
-    "kicked"
+    "kicked",
+    "client closed",
+    "upstream closed"
+};
+
+/* rooms_sessions_ended_total's reason of each */
+static ngx_http_rooms_session_end_e  ngx_http_rooms_end_metrics[] = {
+    NGX_HTTP_ROOMS_SESSION_REASONS,
+    NGX_HTTP_ROOMS_SESSION_REMOVED,
+    NGX_HTTP_ROOMS_SESSION_ROLE_CHANGED,
+    NGX_HTTP_ROOMS_SESSION_ROOM_DELETED,
+    NGX_HTTP_ROOMS_SESSION_ROOM_EXPIRED,
+    NGX_HTTP_ROOMS_SESSION_REVOKED,
+    NGX_HTTP_ROOMS_SESSION_IDENTITY_DELETED,
+    NGX_HTTP_ROOMS_SESSION_TOKEN_EXPIRED,
+    NGX_HTTP_ROOMS_SESSION_REPLACED,
+    NGX_HTTP_ROOMS_SESSION_KICKED,
+    NGX_HTTP_ROOMS_SESSION_CLIENT_CLOSED,
+    NGX_HTTP_ROOMS_SESSION_UPSTREAM_CLOSED
 };
 
 
@@ -530,10 +563,112 @@ ngx_http_rooms_sessions_unrelease(ngx_http_rooms_room_t *room, u_char *user,
 }
 
 
+/*
+ * A session's start or end on the change feed, if any: in a batch nobody
+ * waits for, so that neither admission nor a close ever waits for it
+ */
+
+static void
+ngx_http_rooms_sessions_feed(ngx_http_rooms_session_t *s, const char *type,
+    const char *role, const char *reason)
+{
+    ngx_str_t                     user;
+    ngx_int_t                     rc;
+    ngx_pool_t                   *pool;
+    ngx_http_rooms_batch_t       *b;
+    ngx_http_rooms_feed_event_t   ev;
+
+    if (!ngx_http_rooms_events_feed_on() || ngx_http_rooms_smcf == NULL) {
+        return;
+    }
+
+    user.data = s->user;
+    user.len = s->len;
+
+    ngx_memzero(&ev, sizeof(ngx_http_rooms_feed_event_t));
+    ev.type = type;
+    ev.room = &s->room->id;
+    ev.user = &user;
+    ev.role = role;
+    ev.gateway = &ngx_http_rooms_smcf->gateway;
+    ev.reason = reason;
+
+    b = ngx_http_rooms_redis_begin_detached(ngx_cycle->log, NULL, NULL);
+    if (b == NULL) {
+        goto failed;
+    }
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        ngx_http_rooms_redis_abort(b);
+        goto failed;
+    }
+
+    rc = ngx_http_rooms_events_feed(b, pool, &ev, 1);
+
+    ngx_destroy_pool(pool);
+
+    if (rc != NGX_OK) {
+        ngx_http_rooms_redis_abort(b);
+        goto failed;
+    }
+
+    if (ngx_http_rooms_redis_end(b) == NGX_OK) {
+        return;
+    }
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "rooms session: room \"%V\" user \"%*s\": %s, but not on "
+                  "the events stream", &s->room->id, (size_t) s->len, s->user,
+                  type);
+}
+
+
+/* admitted: counted, and told */
+
+static void
+ngx_http_rooms_sessions_started(ngx_http_rooms_session_t *s, ngx_int_t role)
+{
+    s->started = 1;
+
+    ngx_http_rooms_metrics_session_started();
+    ngx_http_rooms_sessions_feed(s, "session.started", rooms_role_name(role),
+                                 NULL);
+}
+
+
+/* once for each session started, when its request is done */
+
+static void
+ngx_http_rooms_sessions_ended(ngx_http_rooms_session_t *s, ngx_uint_t why)
+{
+    uint64_t  now;
+
+    s->started = 0;
+
+    ngx_http_rooms_metrics_session_ended(ngx_http_rooms_end_metrics[why]);
+
+    if (s->ending) {
+        now = ngx_http_rooms_metrics_now();
+        ngx_http_rooms_metrics_session_close(now > s->ending
+                                             ? now - s->ending : 0);
+    }
+
+    ngx_http_rooms_sessions_feed(s, "session.ended", NULL,
+                                 ngx_http_rooms_end_names[why]);
+}
+
+
 static void
 ngx_http_rooms_sessions_gone(void *data)
 {
     ngx_http_rooms_session_t  *s = data;
+
+    if (s->started) {
+        ngx_http_rooms_sessions_ended(s, ngx_http_rooms_sessions_why(s));
+    }
 
     s->request = NULL;
     s->ctx = NULL;
@@ -645,7 +780,7 @@ ngx_http_rooms_sessions_ends_handler(ngx_event_t *ev)
         ngx_rbtree_delete(&ngx_http_rooms_ends, min);
         s->timed = 0;
 
-        ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_TOKEN);
+        ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_TOKEN, 0);
     }
 
     ngx_http_rooms_sessions_ends_arm();
@@ -693,7 +828,7 @@ ngx_http_rooms_sessions_until_handler(ngx_event_t *ev)
         next = ngx_queue_next(q);
         s = ngx_queue_data(q, ngx_http_rooms_session_t, queue);
 
-        ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_EXPIRED);
+        ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_EXPIRED, 0);
     }
 }
 
@@ -703,10 +838,13 @@ ngx_http_rooms_sessions_until_handler(ngx_event_t *ev)
  * closes connections, from the posted read event, so that nginx's own
  * handler terminates the request with the reference it takes.  The first
  * reason stays.  A session still waiting for its seat ends once it has it.
+ * heard: when the change that ends it was heard (the metrics' clock), 0
+ * for now, for rooms_session_close_seconds.
  */
 
 static void
-ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s, ngx_uint_t reason)
+ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s, ngx_uint_t reason,
+    uint64_t heard)
 {
     ngx_connection_t  *c;
 
@@ -721,6 +859,7 @@ ngx_http_rooms_sessions_end(ngx_http_rooms_session_t *s, ngx_uint_t reason)
     }
 
     s->reason = (u_char) reason;
+    s->ending = heard ? heard : ngx_http_rooms_metrics_now();
 
     c = s->request->connection;
 
@@ -871,7 +1010,7 @@ ngx_http_rooms_sessions_replaced(ngx_http_rooms_session_t *s, int64_t now)
         if (o != s && !o->seating && o->seated < now && o->hash == s->hash
             && o->len == s->len && ngx_memcmp(o->user, s->user, s->len) == 0)
         {
-            ngx_http_rooms_sessions_end(o, NGX_HTTP_ROOMS_END_REPLACED);
+            ngx_http_rooms_sessions_end(o, NGX_HTTP_ROOMS_END_REPLACED, 0);
         }
     }
 
@@ -1004,6 +1143,8 @@ ngx_http_rooms_sessions_seated(ngx_http_rooms_session_t *s,
     s->seated = seat.now;
     s->ctx->role = seat.role;
 
+    ngx_http_rooms_sessions_started(s, seat.role);
+
     if (room->until != seat.until || !room->until_ev.timer_set) {
         ngx_http_rooms_sessions_until_arm(room, seat.until);
     }
@@ -1039,7 +1180,7 @@ ngx_http_rooms_sessions_seated(ngx_http_rooms_session_t *s,
     pending = (s->ends_before > s->seated) ? s->pending : 0;
 
     if (pending) {
-        ngx_http_rooms_sessions_end(s, pending);
+        ngx_http_rooms_sessions_end(s, pending, 0);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
@@ -1072,6 +1213,7 @@ ngx_http_rooms_sessions_checked(ngx_http_rooms_work_t *w,
                              * sizeof(ngx_http_rooms_seat_check_t));
     if (c == NULL) {
         room->check = 1;
+        room->heard = room->heard ? room->heard : w->heard;
         room->failed = 1;
         return;
     }
@@ -1085,6 +1227,7 @@ ngx_http_rooms_sessions_checked(ngx_http_rooms_work_t *w,
         /* asked again with the next batch */
         room->check = 1;
         room->check_users |= w->check_users;
+        room->heard = room->heard ? room->heard : w->heard;
         room->failed = 1;
         return;
     }
@@ -1116,12 +1259,13 @@ ngx_http_rooms_sessions_checked(ngx_http_rooms_work_t *w,
         if (rc == NGX_DECLINED) {
             reason = (room->until && now >= room->until)
                      ? NGX_HTTP_ROOMS_END_EXPIRED : NGX_HTTP_ROOMS_END_DELETED;
-            ngx_http_rooms_sessions_end(s, reason);
+            ngx_http_rooms_sessions_end(s, reason, w->heard);
             continue;
         }
 
         if (now < from || now >= until) {
-            ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_EXPIRED);
+            ngx_http_rooms_sessions_end(s, NGX_HTTP_ROOMS_END_EXPIRED,
+                                        w->heard);
             continue;
         }
 
@@ -1170,7 +1314,7 @@ ngx_http_rooms_sessions_checked(ngx_http_rooms_work_t *w,
         }
 
         if (reason != NGX_HTTP_ROOMS_END_NONE) {
-            ngx_http_rooms_sessions_end(s, reason);
+            ngx_http_rooms_sessions_end(s, reason, w->heard);
 
         } else {
             s->ctx->role = c[i].role;
@@ -1397,6 +1541,7 @@ ngx_http_rooms_sessions_flush(ngx_event_t *ev)
         room->check = 0;
         room->check_users = 0;
         room->restore = 0;
+        room->heard = 0;
     }
 
     if (nseats == 0 && ngx_queue_empty(&room->releases) && !room->check
@@ -1529,8 +1674,10 @@ ngx_http_rooms_sessions_flush(ngx_event_t *ev)
     if (room->check) {
         w->check = 1;
         w->check_users = room->check_users;
+        w->heard = room->heard;
         room->check = 0;
         room->check_users = 0;
+        room->heard = 0;
 
         if (ngx_http_rooms_sessions_users(w) != NGX_OK
             || ngx_http_rooms_store_seats_check(b, pool, &room->id,
@@ -1754,6 +1901,7 @@ ngx_http_rooms_sessions_user_read(ngx_http_request_t *r, void *data,
             if (rec.revoked < 0) {
                 room->check = 1;
                 room->check_users = 1;
+                room->heard = room->heard ? room->heard : u->heard;
                 ngx_http_rooms_sessions_schedule(room);
                 continue;
             }
@@ -1768,7 +1916,7 @@ ngx_http_rooms_sessions_user_read(ngx_http_request_t *r, void *data,
             }
 
             if (reason != NGX_HTTP_ROOMS_END_NONE) {
-                ngx_http_rooms_sessions_end(s, reason);
+                ngx_http_rooms_sessions_end(s, reason, u->heard);
             }
         }
     }
@@ -1826,6 +1974,7 @@ ngx_http_rooms_sessions_user_event(ngx_str_t *user)
         return;
     }
 
+    u->heard = ngx_http_rooms_metrics_now();
     u->len = user->len;
     ngx_memcpy(u->data, user->data, user->len);
 
@@ -1887,6 +2036,10 @@ ngx_http_rooms_sessions_room_event(ngx_http_rooms_room_t *room,
     }
 
     if (room->check) {
+        if (room->heard == 0) {
+            room->heard = ngx_http_rooms_metrics_now();
+        }
+
         ngx_http_rooms_sessions_schedule(room);
     }
 }
@@ -1924,7 +2077,7 @@ ngx_http_rooms_sessions_seat_event(ngx_http_rooms_room_t *room,
         }
 
         if (s->seated < t) {
-            ngx_http_rooms_sessions_end(s, reason);
+            ngx_http_rooms_sessions_end(s, reason, 0);
         }
     }
 }
@@ -2051,8 +2204,9 @@ ngx_http_rooms_sessions_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_rooms_sessions_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_queue_t            *q;
-    ngx_http_rooms_room_t  *room;
+    ngx_queue_t               *q, *sq;
+    ngx_http_rooms_room_t     *room;
+    ngx_http_rooms_session_t  *s;
 
     if (ngx_http_rooms_smcf == NULL) {
         return;
@@ -2085,6 +2239,26 @@ ngx_http_rooms_sessions_exit_process(ngx_cycle_t *cycle)
         if (room->flush.posted) {
             ngx_delete_posted_event(&room->flush);
         }
+
+        /*
+         * sessions still open when nginx stops (not after a graceful
+         * reload or quit: their requests are done by now) end here for
+         * the metrics, as their requests' cleanups will never run; the
+         * feed hears of them no more than Redis does of their seats
+         */
+
+        for (sq = ngx_queue_head(&room->sessions);
+             sq != ngx_queue_sentinel(&room->sessions);
+             sq = ngx_queue_next(sq))
+        {
+            s = ngx_queue_data(sq, ngx_http_rooms_session_t, queue);
+
+            if (s->started) {
+                s->started = 0;
+                ngx_http_rooms_metrics_session_ended(
+                                           NGX_HTTP_ROOMS_SESSION_SHUTDOWN);
+            }
+        }
     }
 
     ngx_http_rooms_smcf = NULL;
@@ -2098,31 +2272,37 @@ const char *
 ngx_http_rooms_sessions_end_reason(ngx_http_request_t *r,
     ngx_http_rooms_session_t *s)
 {
-    ngx_connection_t  *c;
-
     if (s == NULL) {
         return NULL;
     }
 
-    if (s->reason) {
-        return ngx_http_rooms_end_names[s->reason];
-    }
-
-    /* not ended by a change: known once the request is done */
-
-    r = r->main;
-
-    if (r->count) {
+    if (!s->reason && r->main->count) {
+        /* not ended by a change: known once the request is done */
         return NULL;
     }
 
-    c = r->connection;
+    return ngx_http_rooms_end_names[ngx_http_rooms_sessions_why(s)];
+}
 
-    if (c->error || c->read->eof || c->read->error) {
-        return "client closed";
+
+/* why a session whose request is done ended */
+
+static ngx_uint_t
+ngx_http_rooms_sessions_why(ngx_http_rooms_session_t *s)
+{
+    ngx_connection_t  *c;
+
+    if (s->reason) {
+        return s->reason;
     }
 
-    return "upstream closed";
+    c = s->request->connection;
+
+    if (c->error || c->read->eof || c->read->error) {
+        return NGX_HTTP_ROOMS_END_CLIENT;
+    }
+
+    return NGX_HTTP_ROOMS_END_UPSTREAM;
 }
 
 

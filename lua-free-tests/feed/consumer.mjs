@@ -27,7 +27,7 @@ try {
 async function handle(event) {
   // event.type: room.created, room.updated, room.deleted,
   // participant.added, participant.role_changed, participant.removed,
-  // user.tokens_revoked, identity.deleted
+  // user.tokens_revoked, identity.deleted, session.started, session.ended
   process.stdout.write(JSON.stringify(event) + '\n');
 }
 

@@ -5,7 +5,10 @@
 # connections and only those; 400 simultaneous joins of one room through
 # both gateways seat exactly 350; a kill -9'd gateway's seats come back
 # within the lease; listings match who is connected; reloads keep
-# enforcing; a resubscription and a gap in the events re-check sessions.
+# enforcing; a resubscription and a gap in the events re-check sessions;
+# rooms_sessions, rooms_sessions_ended_total and the close histogram move
+# by exactly what the sessions did, and the change feed tells each
+# session's start and end.
 #
 #   lua-free-tests/sessions/run.sh [plain|asan|valgrind] [scenario...]
 #
@@ -91,6 +94,7 @@ http {
     rooms_gateway_name gw-$g;
     rooms_token_forward off;
     rooms_session_lease $LEASE;
+    rooms_events_stream "rooms:{events}";
     $extra
     upstream media { server 127.0.0.1:$UPORT; }
     map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
@@ -100,6 +104,7 @@ http {
         location /rooms { rooms_api; }
         location /identities { rooms_api; }
         location = /stats { return 200 "\$rooms_sessions_stats\n"; }
+        location = /metrics { rooms_metrics; }
         proxy_http_version 1.1;
         proxy_set_header Upgrade \$http_upgrade;
         proxy_set_header Connection \$connection_upgrade;

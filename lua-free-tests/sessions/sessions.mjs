@@ -20,6 +20,7 @@ const LEASE = +env.SESSIONS_LEASE_MS || 3000;
 const KEY = Buffer.from(env.SESSIONS_KEY, "base64");
 const TOKEN_KEY = Buffer.from(env.SESSIONS_TOKEN_KEY, "base64url");
 const REDIS = +env.SESSIONS_REDIS;
+const FEED = "rooms:{events}";
 const V = "api-version=2025-03-13";
 const SLOW = MODE === "valgrind" ? 10 : MODE === "asan" ? 3 : 1;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -234,9 +235,110 @@ function redis(...args) {
 
 function latency(s, t0) { return s.closedAt ? s.closedAt - t0 : Infinity; }
 
+// rooms_metrics of gateway gw: { "name{labels}": number }, and the text
+async function metrics(gw) {
+  const text = await fetch(`http://127.0.0.1:${PORT[gw]}/metrics`).then((r) => r.text());
+  const m = {};
+  for (const l of text.split("\n")) {
+    const x = l.match(/^(\S+(?:\{[^}]*\})?) (\S+)$/);
+    if (x && !l.startsWith("#")) m[x[1]] = Number(x[2]);
+  }
+  return { m, text };
+}
+
+const ended = (m, reason) => m[`rooms_sessions_ended_total{reason="${reason}"}`] ?? NaN;
+const endedAll = (m) => Object.keys(m).filter((k) => k.startsWith("rooms_sessions_ended_total"))
+  .reduce((n, k) => n + m[k], 0);
+
+async function gaugeIs(gw, n, ms = 2000) {
+  let last;
+  const ok = await waitFor(async () => (last = (await metrics(gw)).m.rooms_sessions) === n, ms);
+  return { ok, last };
+}
+
+function promtool(text) {
+  const r = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+  return { ok: r.status === 0, out: (r.stdout + r.stderr).trim() };
+}
+
+// the session events of the change feed for room, in the stream's order
+function feed(room) {
+  return redis("XRANGE", FEED, "-", "+").split("\n").filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l)).filter((e) => e.room === room && e.type.startsWith("session."));
+}
+
 // --- scenarios -------------------------------------------------------------
 
 const scenarios = {};
+
+// rooms_sessions, rooms_sessions_ended_total, rooms_session_close_seconds
+// and the feed's session.started / session.ended, by exact deltas
+scenarios.accounting = async () => {
+  const u = Array.from({ length: 5 }, newUser);
+  const p = {};
+  u.forEach((x) => (p[x] = "Attendee"));
+  const room = await createRoom(p);
+  const { m: m0, text: t0 } = await metrics("a");
+  const base = m0.rooms_sessions;
+  check(Number.isInteger(base) && t0.includes("# TYPE rooms_sessions gauge")
+        && t0.includes("# TYPE rooms_session_close_seconds histogram"),
+        "a configuration with live sessions shows their metrics", `rooms_sessions ${base}`);
+  const s = [];
+  for (const x of u) s.push(await wsJoin("a", `/ws/${room}`, x));
+  check(s.every((x) => x.status === 101), "5 sessions on gateway A (two workers)");
+  let g = await gaugeIs("a", base + 5);
+  check(g.ok, "rooms_sessions +5, summed over the workers", `${base} -> ${g.last}`);
+
+  await patch(room, { [u[0]]: null });
+  check(await waitFor(() => s[0].closed, 2000), "a removal closes its session");
+  await api("DELETE", `/rooms/${room}/sessions/${esc(u[1])}?${V}`);
+  check(await waitFor(() => s[1].closed, 2000), "a kick closes its session");
+  close(s[2]);
+  g = await gaugeIs("a", base + 2);
+  check(g.ok, "rooms_sessions back down by 3", `${g.last}, want ${base + 2}`);
+  const { m: m1, text: t1 } = await metrics("a");
+  for (const [reason, n] of [["removed", 1], ["kicked", 1], ["client_closed", 1]]) {
+    check(ended(m1, reason) - ended(m0, reason) === n,
+          `rooms_sessions_ended_total{reason="${reason}"} +${n}`,
+          `${ended(m0, reason)} -> ${ended(m1, reason)}`);
+  }
+  check(endedAll(m1) - endedAll(m0) === 3, "no other reason moved",
+        `${endedAll(m0)} -> ${endedAll(m1)}`);
+  const hc = (m) => m.rooms_session_close_seconds_count;
+  check(hc(m1) - hc(m0) === 2
+        && m1['rooms_session_close_seconds_bucket{le="+Inf"}'] === hc(m1),
+        "rooms_session_close_seconds: one observation per session the gateway ended",
+        `count ${hc(m0)} -> ${hc(m1)}, sum ${m1.rooms_session_close_seconds_sum}`);
+  check(m1['rooms_session_close_seconds_bucket{le="1"}'] - m0['rooms_session_close_seconds_bucket{le="1"}'] === 2,
+        "both closed within 1 s of the decision");
+  const pt = promtool(t1);
+  check(pt.ok, "promtool check metrics passes with the session families", pt.out);
+  check(!/\{[^}]*(room|user)=/.test(t1), "no room or user label");
+
+  close(s[3]); close(s[4]);
+  g = await gaugeIs("a", base);
+  check(g.ok, "rooms_sessions back where it was once all are closed", `${g.last}, want ${base}`);
+
+  let ev = [];
+  const complete = await waitFor(() => (ev = feed(room)).length === 10, 2000);
+  check(complete, "the feed has 5 session.started and 5 session.ended", `${ev.length} events`);
+  const started = ev.filter((e) => e.type === "session.started");
+  check(started.length === 5 && started.every((e) => e.gateway === "gw-a" && e.role === "Attendee"
+                                                     && u.includes(e.user) && e.reason === undefined
+                                                     && /^\d{4}-\d\d-\d\dT.*\+00:00$/.test(e.time)),
+        "session.started: time, room, user, role, gateway", JSON.stringify(started[0]));
+  check(u.every((x) => {
+    const i = ev.findIndex((e) => e.user === x && e.type === "session.started");
+    const j = ev.findIndex((e) => e.user === x && e.type === "session.ended");
+    return i >= 0 && j > i;
+  }), "each session's start comes before its end");
+  const why = ev.filter((e) => e.type === "session.ended").map((e) => `${u.indexOf(e.user)}:${e.reason}`);
+  check(why.slice(0, 3).join() === "0:removed,1:kicked,2:client closed"
+        && why.slice(3).sort().join() === "3:client closed,4:client closed",
+        "session.ended in order, with $rooms_session_end's reasons", why.join());
+  check(ev.filter((e) => e.type === "session.ended").every((e) => e.gateway === "gw-a" && e.role === undefined),
+        "session.ended names the gateway");
+};
 
 scenarios.basic = async () => {
   const alice = newUser(), bob = newUser();
@@ -478,6 +580,43 @@ function pct(a, p) {
   return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p / 100))];
 }
 
+// workers stopped (SIGTERM: nginx -s stop's signal) with sessions open:
+// their cleanups never run, so exit_process ends them as shutdown
+scenarios.shutdown = async () => {
+  const u = [newUser(), newUser(), newUser()];
+  const p = {};
+  u.forEach((x) => (p[x] = "Attendee"));
+  const room = await createRoom(p);
+  const { m: m0 } = await metrics("b");
+  const base = m0.rooms_sessions;
+  const s = [];
+  for (const x of u) s.push(await wsJoin("b", `/ws/${room}`, x));
+  check(s.every((x) => x.status === 101) && (await gaugeIs("b", base + 3)).ok,
+        "3 sessions on gateway B");
+  const master = readFileSync(`${DIR}/b/nginx.pid`, "utf8").trim();
+  const pids = execFileSync("pgrep", ["-P", master], { encoding: "utf8" }).trim().split("\n").map(Number);
+  for (const pid of pids) process.kill(pid, "SIGTERM");
+  check(await waitFor(() => s.every((x) => x.closed), 3000), "stopping B's workers closes the sessions");
+  const respawned = await waitFor(() => {
+    const now = execFileSync("pgrep", ["-P", master], { encoding: "utf8" }).trim().split("\n").map(Number);
+    return now.length === pids.length && !now.some((x) => pids.includes(x));
+  }, 3000);
+  check(respawned, "the master starts new workers");
+  const g = await gaugeIs("b", base);
+  check(g.ok, "rooms_sessions: the stopped workers' sessions are no longer counted", `${g.last}, want ${base}`);
+  const { m: m1 } = await metrics("b");
+  check(ended(m1, "shutdown") - ended(m0, "shutdown") === 3 && endedAll(m1) - endedAll(m0) === 3,
+        'rooms_sessions_ended_total{reason="shutdown"} +3, and nothing else',
+        `${ended(m0, "shutdown")} -> ${ended(m1, "shutdown")}`);
+  check(m1.rooms_session_close_seconds_count === m0.rooms_session_close_seconds_count,
+        "no close time for sessions nginx stopped");
+  await sleep(300);
+  const ev = feed(room);
+  check(ev.filter((e) => e.type === "session.started").length === 3
+        && !ev.some((e) => e.type === "session.ended"),
+        "the feed: their starts, and no end from a stopped worker", `${ev.length} events`);
+};
+
 scenarios.killed = async () => {
   const users = [newUser(), newUser(), newUser(), newUser()];
   const p = {};
@@ -564,7 +703,9 @@ scenarios.missed = async () => {
 scenarios.reload = async () => {
   const u = newUser(), w = newUser(), v = newUser();
   const room = await createRoom({ [u]: "Attendee", [w]: "Attendee", [v]: "Attendee" });
+  const base = (await metrics("a")).m.rooms_sessions;
   const s = [await wsJoin("a", `/ws/${room}`, u), await wsJoin("a", `/ws/${room}`, w)];
+  check((await gaugeIs("a", base + 2)).ok, "rooms_sessions +2 before the reload");
   const master = readFileSync(`${DIR}/a/nginx.pid`, "utf8").trim();
   const before = execFileSync("pgrep", ["-P", master], { encoding: "utf8" }).trim().split("\n");
   execFileSync("nginx", ["-p", `${DIR}/a`, "-c", `${DIR}/a/nginx.conf`, "-e", `${DIR}/a/logs/error.log`, "-s", "reload"],
@@ -572,11 +713,15 @@ scenarios.reload = async () => {
   await sleep(1000);
   const after = execFileSync("pgrep", ["-P", master], { encoding: "utf8" }).trim().split("\n");
   check(before.some((p) => after.includes(p)), "old workers stay for their live sessions after a reload");
+  let g = await gaugeIs("a", base + 2);
+  check(g.ok, "rooms_sessions still counts the old workers' sessions after the reload", `${g.last}`);
   await sleep(LEASE + 500);
   const l = await listing(room);
   check(l.json.value.length === 2, "their seats are renewed while they drain", `${l.json.value.length} listed`);
   const n = await wsJoin("a", `/ws/${room}`, v);
   check(n.status === 101, "a new worker admits a new session");
+  g = await gaugeIs("a", base + 3);
+  check(g.ok, "rooms_sessions: old workers' and new workers' sessions", `${g.last}`);
   redis("CLIENT", "KILL", "TYPE", "pubsub");
   await sleep(500);
   await patch(room, { [u]: null });
@@ -590,15 +735,19 @@ scenarios.reload = async () => {
   check(drained, "old workers exit once their last session ends");
   const l2 = await waitFor(async () => (await listing(room)).json.value.length === 1, 1000);
   check(l2, "their seats went with them");
+  g = await gaugeIs("a", base + 1);
+  check(g.ok, "rooms_sessions: the drained workers' sessions ended once each", `${g.last}`);
   close(n);
+  g = await gaugeIs("a", base);
+  check(g.ok, "rooms_sessions back to where it was", `${g.last}`);
 };
 
 // --- run -------------------------------------------------------------------
 
 const all = MODE === "valgrind"
-  ? ["basic", "removed", "deleted", "revoked", "token", "replaced", "kicked", "missed"]
-  : ["basic", "removed", "deleted", "expired", "revoked", "token", "replaced", "kicked",
-     "listing", "missed", "killed", "cap", "reload"];
+  ? ["accounting", "basic", "removed", "deleted", "revoked", "token", "replaced", "kicked", "missed"]
+  : ["accounting", "basic", "removed", "deleted", "expired", "revoked", "token", "replaced", "kicked",
+     "listing", "missed", "shutdown", "killed", "cap", "reload"];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 const t0 = Date.now();
 
@@ -608,6 +757,14 @@ for (const name of chosen) {
     await scenarios[name]();
   } catch (e) {
     check(false, `${name}: ${e.stack || e}`);
+  }
+}
+
+// every scenario closed what it opened: each gateway's gauge is back to 0
+if (process.argv.slice(2).length === 0) {
+  for (const gw of ["a", "b"]) {
+    const g = await gaugeIs(gw, 0, 3000);
+    check(g.ok, `after every scenario, gateway ${gw.toUpperCase()}'s rooms_sessions is 0`, `${g.last}`);
   }
 }
 
