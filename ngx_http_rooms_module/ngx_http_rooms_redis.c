@@ -3023,7 +3023,7 @@ invalid:
                   "rooms redis: sentinel \"%V\" sent what is not a "
                   "+switch-master message", &conn->node->name);
 
-    ngx_http_rooms_redis_drop(conn);
+    ngx_http_rooms_redis_unreadable(conn);
     return NGX_ERROR;
 }
 
