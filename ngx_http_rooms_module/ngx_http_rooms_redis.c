@@ -2265,6 +2265,7 @@ ngx_http_rooms_redis_batch_timeout(ngx_event_t *ev)
                       "rooms redis: the cluster did not answer in %M ms",
                       ngx_http_rooms_rcf->timeout);
 
+        ngx_http_rooms_metrics_redis_error(NGX_HTTP_ROOMS_REDIS_TIMEOUT);
         ngx_http_rooms_redis_refresh_soon(0);
         ngx_http_rooms_redis_finish(b, NGX_ERROR);
         return;
