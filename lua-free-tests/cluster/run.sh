@@ -150,6 +150,7 @@ start_nginx() {
         -e "s|^\( *rooms_redis \).*|\1$(redis_args 7) timeout=${TIMEOUT_MS}ms connections=2;|" \
         -e "s|@KEY@|$KEY|g" -e "s|@JWKS@|$W/jwks.json|g" \
         -e "s|@WWW@|$dir/www|g" \
+        -e 's|^\( *\)location = /health .*|&\n\1location = /metrics { rooms_metrics; }|' \
         "$FAULTS/nginx.conf.in" > "$dir/nginx.conf"
     if [ -n "$ASAN" ]; then
         mkdir -p "$W/asan"
@@ -173,6 +174,12 @@ start_nginx() {
 }
 
 master_pid() { cat "$W/nginx/nginx.pid" 2>/dev/null; }
+
+# metric NAME_WITH_LABELS: its value on the gateway's /metrics (0 if absent)
+metric() {
+    curl -s "http://127.0.0.1:$PORT/metrics" \
+        | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'
+}
 workers() { pgrep -P "$(master_pid)" -f '^nginx: worker process' | sort -n | tr '\n' ' '; }
 log_size() { stat -c %s "$W/nginx/logs/error.log" 2>/dev/null || echo 0; }
 
@@ -378,6 +385,7 @@ probe_on_subscribed_master() {
 # part_kill [failover]: the master killed (-9), or SENTINEL FAILOVER
 part_kill() {
     local how=${1:-kill} victim t_kill off w0 w1 same oi or po took fo_ms limit
+    local n up m_conn
     if [ "$how" = failover ]; then
         say "sentinel failover: SENTINEL FAILOVER under load"
     else
@@ -401,6 +409,7 @@ part_kill() {
     fi
     off=$(log_size)
     w0=$(workers)
+    m_conn=$(metric 'rooms_redis_errors_total{kind="connection"}')
     subscriptions
     echo "  pub/sub subscriptions before: $SUBS(master $victim)"
     oi=$W/kill-invited.out or=$W/kill-refused.out po=$W/kill-probe.out
@@ -445,6 +454,26 @@ part_kill() {
     done
     assert "NSUBS >= $(wc -w <<< "$w1")" \
         "$how: every worker subscribed again on a live node ($SUBS)"
+    # the metrics saw it: a master killed is a lost connection of every
+    # worker, and once the map is whole again every node that holds slots
+    # is up (a failover on request loses no connection: nothing to count)
+    if [ "$how" = kill ]; then
+        n=$(metric 'rooms_redis_errors_total{kind="connection"}')
+        assert "n > m_conn" \
+            "$how: rooms_redis_errors_total{kind=\"connection\"} counted the lost master ($m_conn -> $n)"
+    fi
+    up=0
+    for _ in $(seq 60); do
+        up=$(metric rooms_redis_up)
+        [ "$up" = 1 ] && break
+        sleep 0.1
+    done
+    assert "up == 1" "$how: rooms_redis_up is 1 again once the $TOPO has a master for every slot"
+    if command -v promtool > /dev/null; then
+        curl -s "http://127.0.0.1:$PORT/metrics" > "$W/metrics.txt"
+        promtool check metrics < "$W/metrics.txt" > "$W/promtool.out" 2>&1
+        assert "$? == 0" "$how: promtool check metrics accepts the gateway's metrics"
+    fi
     log_problems "$off" "$how"
     FIG+=("$how: $TOPO failover ${took} s; probe admitted again ${PROBE_BACK} ms after it began ($((PROBE_BACK - fo_ms)) ms after the failover)")
     "${PL[@]}" check-gateway "$W" 2>&1 | record
@@ -549,10 +578,18 @@ part_valgrind() {
 
     if [ "$TOPO" = cluster ]; then
         from=$(slot_owner "$(any_node)" "$P_SLOT")
+        # the slot goes to a master that has a replica, which is then killed:
+        # the replica promoted by the kill part before has none
         to=
         for p in $REDIS_CLUSTER_MASTERS; do
-            [ "$p" != "$from" ] && { to=$p; break; }
+            [ "$p" != "$from" ] || continue
+            if [ "$(redis-cli -p "$p" info replication \
+                    | sed -n 's/^connected_slaves:\([0-9]*\).*/\1/p')" -gt 0 ]; then
+                to=$p
+                break
+            fi
         done
+        [ -n "$to" ] || { fail "valgrind: no master with a replica to move the slot to"; kill -QUIT "$pid"; return; }
         "$RS" reshard "$W/rc" "$P_SLOT" "$to" --pause-after-keys > /dev/null 2> "$W/vg-reshard.err" \
             || fail "valgrind: reshard failed"
         vg_until "slot $P_SLOT migrating, its keys on $to (ASK)"
