@@ -788,9 +788,9 @@ RoomsTest::store_room('72000000000000002', created => $main::T0 - 100);
 [[sub { my $n = 0;
         $n += RoomsTest::redis('ZCARD', "rooms:index:{$_}") for 0 .. 15;
         "shards: $n legacy: " . RoomsTest::redis('ZCARD', 'rooms:index') }],
- [sub { join ' ', $_[0] =~ /"id":"([0-9]+)"/g }],
+ [sub { CORE::join ' ', $_[0] =~ /"id":"([0-9]+)"/g }],
  [sub { "legacy: " . RoomsTest::redis('ZCARD', 'rooms:index') }],
- [sub { join ' ', $_[0] =~ /"id":"([0-9]+)"/g }]]
+ [sub { CORE::join ' ', $_[0] =~ /"id":"([0-9]+)"/g }]]
 --- response_body_like eval
 ['\Ashards: 1 legacy: 2\z', '\A71000000000000001 72000000000000002\z',
  '\Alegacy: 1\z', '\A72000000000000002 [1-9][0-9]{16}\z']

@@ -165,7 +165,7 @@ main::seed();
 DELETE /rooms/66666666666666666/sessions/8:acs:rooms-test_bob?api-version=2025-03-13
 --- error_code: 204
 --- response_body_filters eval
-sub { join ',', scalar(RoomsTest::redis('HEXISTS', "rooms:{$main::ROOM}:s", $main::BOB)),
+sub { CORE::join ',', scalar(RoomsTest::redis('HEXISTS', "rooms:{$main::ROOM}:s", $main::BOB)),
                 scalar(RoomsTest::redis('HGET', "rooms:{$main::ROOM}:p", $main::BOB)) }
 --- response_body chomp
 0,Attendee
