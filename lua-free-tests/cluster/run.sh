@@ -6,6 +6,10 @@
 #   t        the t/ suites (API, admission, caches, refusals) against the
 #            cluster: copies in build/cluster/t without db= and with every
 #            node as a seed, RoomsTest's redis() following MOVED
+#   tls      a second cluster of six TLS-only nodes (--port 0, TLS on the
+#            cluster bus too): the API, admission, proxy and cache-zone
+#            t/ suites through "cluster tls", the server certificates
+#            verified; no node answers in plaintext
 #   sdk      the official Azure SDK suites against the cluster
 #   kill     a master killed (-9) under load, its replica promoted: refused
 #            users get no 2xx, invited ones 2xx or 503 only, no worker
@@ -54,7 +58,7 @@ if [ "$TOPO" = sentinel ]; then
     PARTS=${PARTS:-t sdk kill failover valgrind}
 else
     PARTS=${CLUSTER_PARTS:-${ASAN:+kill reshard}}
-    PARTS=${PARTS:-t sdk kill reshard valgrind}
+    PARTS=${PARTS:-t tls sdk kill reshard valgrind}
 fi
 if [ -n "$ASAN" ]; then
     MODULE=$ROOT/build/asan/ngx_http_rooms_module.so
@@ -99,6 +103,7 @@ cleanup() {
     done
     [ -f "$W/nginx/nginx.pid" ] && stop_pidfile "$W/nginx/nginx.pid" QUIT
     [ -d "$W/rc" ] && "$RS" stop "$W/rc" 2>/dev/null
+    [ -d "$W/tls-rc" ] && "$RS" stop "$W/tls-rc" 2>/dev/null
     [ -d "$W/sdk" ] && stop_pidfile "$W/sdk/nginx.pid" QUIT
 }
 trap cleanup EXIT
@@ -312,6 +317,43 @@ part_t() {
     rc=$?
     tail -n 14 "$out" | sed 's/^/  /'
     assert "rc == 0" "t: the t/ suites pass against the $TOPO ($(grep -o 'Tests=[0-9]*' "$out" | tail -1))"
+}
+
+part_tls() {
+    local f out rc p plain=0
+    say "cluster tls: the t/ suites against a cluster of TLS-only nodes"
+    "$RS" stop "$W/tls-rc" 2>/dev/null
+    "$RS" cluster "$W/tls-rc" --tls > "$W/tls-rc.env" 2> "$W/tls-rc.err" \
+        || { fail "tls: the TLS cluster did not start"; tail -3 "$W/tls-rc.err" | sed 's/^/  /'; return; }
+    mkdir -p "$W/tls-t"
+    for f in "$ROOT"/t/001-*.t "$ROOT"/t/010-*.t "$ROOT"/t/011-*.t "$ROOT"/t/014-*.t; do
+        sed -E '/rooms_redis /{s/ db=[0-9]+//;s/rooms_redis 127\.0\.0\.1:\$TEST_NGINX_REDIS_PORT/rooms_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT $TEST_NGINX_REDIS_SEEDS/}' \
+            "$f" > "$W/tls-t/${f##*/}"
+    done
+    out=$W/tls-t.log
+    (
+        # shellcheck disable=SC1091
+        . "$W/tls-rc.env"
+        cd "$ROOT" || exit 1
+        export TEST_NGINX_REDIS_CLUSTER="$REDIS_CLUSTER_PORTS" \
+               TEST_NGINX_REDIS_PORT=${REDIS_CLUSTER_MASTERS%% *} \
+               TEST_NGINX_REDIS_SEEDS="$REDIS_CLUSTER_SEEDS" \
+               TEST_NGINX_REDIS_CA=$REDIS_CA \
+               TEST_NGINX_ROOMS_REDIS_EXTRA="cluster tls" \
+               TEST_NGINX_ROOMS_REDIS_SSL="rooms_redis_ssl_trusted_certificate $REDIS_CA; rooms_redis_ssl_server_name $REDIS_TLS_SERVER_NAME;"
+        TEST_NGINX_LOAD_MODULES=$MODULE \
+        TEST_NGINX_BINARY=$NGINX_BIN TEST_NGINX_SERVER_PORT=$(free_port) \
+            "$ROOT/scripts/prove-t" "$W"/tls-t/*.t
+    ) > "$out" 2>&1
+    rc=$?
+    tail -n 8 "$out" | sed 's/^/  /'
+    assert "rc == 0" "tls: the t/ suites pass against a TLS cluster ($(grep -o 'Tests=[0-9]*' "$out" | tail -1))"
+    # shellcheck disable=SC1091
+    for p in $(. "$W/tls-rc.env"; echo "$REDIS_CLUSTER_PORTS"); do
+        [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && plain=$((plain + 1))
+    done
+    assert "plain == 0" "tls: no node of it answers in plaintext ($plain)"
+    "$RS" stop "$W/tls-rc" 2>/dev/null
 }
 
 part_sdk() {
@@ -650,6 +692,7 @@ for part in $PARTS; do
     case $TOPO:$part in
     *:t)                part_t ;;
     *:sdk)              part_sdk ;;
+    cluster:tls)        part_tls ;;
     *:kill)             part_kill ;;
     cluster:reshard)    part_reshard ;;
     sentinel:failover)  part_kill failover ;;
